@@ -1,0 +1,121 @@
+"""The app factory: ``create_app`` builds a Starlette app, ``install`` extends an existing one.
+
+Both assemble the same parts from a :class:`~spoc_asgi.framework.Framework`: the
+middleware group (outermost first), the routes group, the backends and hooks on
+one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+
+from spoc_asgi.backends import Backends
+from spoc_asgi.errors import SpocError
+from spoc_asgi.framework import Framework, Schema
+from spoc_asgi.hooks import build_hooks
+from spoc_asgi.lifespan import Lifespan, Runtime, chain
+from spoc_asgi.middleware import build_middleware
+from spoc_asgi.routes import build_routes
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class Parts:
+    framework: Framework
+    middleware: list[Middleware]
+    routes: list[BaseRoute]
+    runtime: Runtime
+
+
+def assemble(framework: Framework, inner_lifespan: Lifespan | None = None) -> Parts:
+    """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    middleware = build_middleware(framework)
+    runtime = Runtime(
+        framework,
+        Backends.build(framework),
+        build_hooks(framework),
+        inner=inner_lifespan,
+        middleware_count=len(middleware),
+    )
+    return Parts(framework, middleware, build_routes(framework), runtime)
+
+
+def _publish_framework(app: Starlette, parts: Parts) -> None:
+    parts.runtime.target = app
+    app.state.framework = parts.framework
+    app.state.spoc_runtime = parts.runtime
+    parts.runtime.publish(parts.runtime.backends.placeholders("the lifespan has not started"))
+
+
+def create_app(
+    base_dir: PathLike = ".",
+    *,
+    routes: Sequence[BaseRoute] | None = None,
+    middleware: Sequence[Middleware] | None = None,
+    lifespan: Lifespan | None = None,
+    debug: bool | None = None,
+    schema: Schema | None = None,
+    **starlette_kwargs: Any,
+) -> Starlette:
+    """Build the Starlette app described by the configuration under ``base_dir``.
+
+    Configured middleware wraps the caller's ``middleware=``; configured routes come
+    before the caller's ``routes=``; the caller's ``lifespan=`` runs inside the hooks.
+    ``debug`` defaults to the configuration's ``debug``.
+    """
+    parts = assemble(Framework(base_dir, schema), lifespan)
+    app = Starlette(
+        debug=parts.framework.config.debug if debug is None else debug,
+        routes=[*parts.routes, *(routes or [])],
+        middleware=[*parts.middleware, *(middleware or [])],
+        lifespan=parts.runtime.lifespan,
+        **starlette_kwargs,
+    )
+    _publish_framework(app, parts)
+    return app
+
+
+def install(
+    host: Starlette, base_dir: PathLike = ".", *, schema: Schema | None = None
+) -> Starlette:
+    """Apply a configuration to an existing Starlette or FastAPI app, in place.
+
+    Configured middleware goes outside the host's own, configured routes after the
+    host's, and the host's lifespan runs inside the configured hooks and backends.
+    """
+    _ensure_not_started(host, "install()")
+    parts = assemble(Framework(base_dir, schema), host.router.lifespan_context)
+    host.user_middleware[0:0] = parts.middleware
+    host.router.routes.extend(parts.routes)
+    host.router.lifespan_context = parts.runtime.lifespan
+    _publish_framework(host, parts)
+    return host
+
+
+def mount(host: Starlette, path: str, app: Starlette, *, name: str | None = None) -> Mount:
+    """Mount a spoc app under ``path`` and run its lifespan inside the host's.
+
+    Starlette does not run a mounted app's lifespan, so ``host.mount()`` alone would
+    skip its hooks and leave its backends unconnected.
+    """
+    runtime = getattr(app.state, "spoc_runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise SpocError(f"{app!r} was not built by spoc_asgi.create_app()")
+    _ensure_not_started(host, "mount()")
+    route = Mount(path, app=app, name=name)
+    host.router.routes.append(route)
+    host.router.lifespan_context = chain(host.router.lifespan_context, runtime.lifespan)  # type: ignore[assignment]
+    return route
+
+
+def _ensure_not_started(host: Starlette, what: str) -> None:
+    if getattr(host, "middleware_stack", None) is not None:
+        raise SpocError(f"{what} must run before the host app has served anything")

@@ -1,0 +1,428 @@
+"""Find, read, validate and merge the SPOC configuration (SPEC section 2).
+
+Lookup order is fixed and documented: ``config/spoc.toml`` then ``spoc.toml``;
+``config/settings.py`` then ``settings.py``, all under the base dir. Plugin groups
+merge TOML first, then settings; a URI keeps its first position. Nothing here is
+global: a settings module is executed under a private module name and never
+touches ``sys.modules["settings"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from spoc_asgi.checks import CheckMessage, Reporter
+from spoc_asgi.importer import PluginSource, is_valid_uri
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+TOML_LOCATIONS = ("config/spoc.toml", "spoc.toml")
+SETTINGS_LOCATIONS = ("config/settings.py", "settings.py")
+MODES = ("development", "staging", "production")
+DEFAULT_MODE = "development"
+DEFAULT_HOOK_TIMEOUT = 30.0
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+PluginOptions = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One URI of one group, with the file (and line) that configured it."""
+
+    group: str
+    uri: str
+    source: PluginSource
+
+
+@dataclass
+class Config:
+    """The merged configuration of one base dir. Built by :func:`load_config`."""
+
+    base_dir: Path
+    toml_path: Path | None = None
+    settings_path: Path | None = None
+    project: dict[str, Any] = field(default_factory=dict)
+    settings: ModuleType = field(default_factory=lambda: ModuleType("settings"))
+    mode: str = DEFAULT_MODE
+    debug: bool = False
+    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    plugins: dict[str, list[PluginEntry]] = field(default_factory=dict)
+    # group -> (short name or URI) -> options, TOML and settings already merged
+    options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
+    option_sources: dict[str, Path] = field(default_factory=dict)
+    installed_apps: list[str] = field(default_factory=list)
+
+
+def find_file(base_dir: Path, candidates: tuple[str, ...]) -> Path | None:
+    for relative in candidates:
+        path = base_dir / relative
+        if path.is_file():
+            return path
+    return None
+
+
+def load_config(
+    base_dir: str | os.PathLike[str],
+    reporter: Reporter | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read both files under ``base_dir``; problems go to ``reporter`` (strict by default)."""
+    reporter = reporter if reporter is not None else Reporter(strict=True)
+    environ = os.environ if environ is None else environ
+    config = Config(base_dir=Path(base_dir).resolve())
+    config.toml_path = find_file(config.base_dir, TOML_LOCATIONS)
+    config.settings_path = find_file(config.base_dir, SETTINGS_LOCATIONS)
+
+    spoc_table = _read_toml(config.toml_path, reporter) if config.toml_path else {}
+    if config.settings_path:
+        config.settings = _exec_settings(config.settings_path, reporter)
+
+    config.project = dict(spoc_table)
+    _read_mode_and_debug(config, spoc_table, environ, reporter)
+    _read_hook_timeout(config, spoc_table, reporter)
+    _merge_plugins(config, spoc_table, reporter)
+    _merge_options(config, spoc_table, reporter)
+    _read_installed_apps(config, reporter)
+    return config
+
+
+# -- the two files ---------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
+
+
+def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        position = _TOML_POSITION.search(str(exc))
+        line = int(position.group(1)) if position else None
+        where = f" at line {position.group(1)}, column {position.group(2)}" if position else ""
+        reporter.error(
+            CheckMessage("spoc.E001", f"invalid TOML{where}: {exc}", file=path, line=line), exc
+        )
+        return {}
+    spoc = document.get("spoc", {})
+    if not isinstance(spoc, dict):
+        reporter.error(
+            CheckMessage(
+                "spoc.E002", f"[spoc] must be a table, not {_kind(spoc)}", file=path, key="spoc"
+            )
+        )
+        return {}
+    return spoc
+
+
+def _exec_settings(path: Path, reporter: Reporter) -> ModuleType:
+    # A private, per-file module name: an unrelated sys.modules["settings"] stays put,
+    # and two base dirs never share a settings module.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    name = f"_spoc_settings_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and friends look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        reporter.error(
+            CheckMessage(
+                "spoc.E008",
+                f"settings module raised {type(exc).__name__}: {exc}",
+                file=path,
+                line=_traceback_line(exc, path),
+            ),
+            exc,
+        )
+        return ModuleType("settings")
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _traceback_line(exc: BaseException, path: Path) -> int | None:
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+# -- [spoc] values ------------------------------------------------------------------
+
+
+def _read_mode_and_debug(
+    config: Config, spoc: dict[str, Any], environ: Mapping[str, str], reporter: Reporter
+) -> None:
+    mode: Any = spoc.get("mode", DEFAULT_MODE)
+    mode_origin: tuple[Path | None, str] = (config.toml_path, "spoc.mode")
+    if "SPOC_MODE" in environ:
+        mode, mode_origin = environ["SPOC_MODE"], (None, "environment variable SPOC_MODE")
+    if mode not in MODES or not isinstance(mode, str):
+        reporter.error(
+            CheckMessage(
+                "spoc.E006",
+                f"mode must be one of {', '.join(MODES)}, not {mode!r}",
+                file=mode_origin[0],
+                key=mode_origin[1],
+            )
+        )
+        mode = DEFAULT_MODE
+
+    debug: Any = spoc.get("debug", False)
+    debug_origin: tuple[Path | None, str] = (config.toml_path, "spoc.debug")
+    if "SPOC_DEBUG" in environ:
+        debug_origin = (None, "environment variable SPOC_DEBUG")
+        raw = environ["SPOC_DEBUG"].strip().lower()
+        debug = True if raw in _TRUE else False if raw in _FALSE else environ["SPOC_DEBUG"]
+    if not isinstance(debug, bool):
+        reporter.error(
+            CheckMessage(
+                "spoc.E007",
+                f"debug must be a boolean, not {debug!r}",
+                file=debug_origin[0],
+                key=debug_origin[1],
+            )
+        )
+        debug = False
+
+    config.mode, config.debug = mode, debug
+    config.project["mode"], config.project["debug"] = mode, debug
+    if debug and mode == "production":
+        reporter.warn(
+            CheckMessage(
+                "spoc.W003",
+                "debug is on in production mode",
+                file=config.toml_path,
+                key="spoc.debug",
+            )
+        )
+
+
+def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    value = spoc.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)
+    valid = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+    if not valid:
+        reporter.error(
+            CheckMessage(
+                "spoc.E011",
+                f"hook_timeout must be a positive number of seconds, not {value!r}",
+                file=config.toml_path,
+                key="spoc.hook_timeout",
+            )
+        )
+        return
+    config.hook_timeout = float(value)
+
+
+# -- plugin groups --------------------------------------------------------------------
+
+
+def _merge_plugins(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    toml_groups = spoc.get("plugins", {})
+    if not isinstance(toml_groups, dict):
+        reporter.error(
+            CheckMessage(
+                "spoc.E003",
+                f"[spoc.plugins] must be a table, not {_kind(toml_groups)}",
+                file=config.toml_path,
+                key="spoc.plugins",
+            )
+        )
+        toml_groups = {}
+    settings_groups = getattr(config.settings, "PLUGINS", None)
+    if settings_groups is None:
+        settings_groups = {}
+    elif not isinstance(settings_groups, dict):
+        reporter.error(
+            CheckMessage(
+                "spoc.E009",
+                f"PLUGINS must be a dict of group -> list of URIs, not {_kind(settings_groups)}",
+                file=config.settings_path,
+                key="PLUGINS",
+            )
+        )
+        settings_groups = {}
+
+    if config.toml_path is not None:
+        _add_groups(config, toml_groups, config.toml_path, "spoc.plugins", "spoc.E004", reporter)
+    if config.settings_path is not None:
+        _add_groups(config, settings_groups, config.settings_path, "PLUGINS", "spoc.E010", reporter)
+
+
+def _add_groups(
+    config: Config,
+    groups: dict[Any, Any],
+    path: Path,
+    table: str,
+    not_a_list_id: str,
+    reporter: Reporter,
+) -> None:
+    lines = _quoted_string_lines(path)
+    for group, uris in groups.items():
+        if not isinstance(group, str) or not group:
+            reporter.error(
+                CheckMessage(
+                    "spoc.E010",
+                    f"plugin group names must be non-empty strings, not {group!r}",
+                    file=path,
+                    key=table,
+                )
+            )
+            continue
+        key = f"{table}.{group}" if table == "spoc.plugins" else f"{table}[{group!r}]"
+        if not isinstance(uris, (list, tuple)):
+            reporter.error(
+                CheckMessage(
+                    not_a_list_id,
+                    f"group {group!r} must be a list of URIs, not {_kind(uris)}",
+                    file=path,
+                    key=key,
+                )
+            )
+            continue
+        entries = config.plugins.setdefault(group, [])
+        seen = {entry.uri: entry for entry in entries}
+        for uri in uris:
+            if not is_valid_uri(uri):
+                reporter.error(
+                    CheckMessage(
+                        "spoc.E005",
+                        f"group {group!r} has an entry that is not a dotted URI: {uri!r}",
+                        file=path,
+                        key=key,
+                        uri=uri if isinstance(uri, str) else None,
+                        line=lines.get(uri) if isinstance(uri, str) else None,
+                    )
+                )
+                continue
+            source = PluginSource(path, lines.get(uri))
+            if uri in seen:
+                reporter.warn(
+                    CheckMessage(
+                        "spoc.W002",
+                        f"{uri!r} is listed again in group {group!r}; "
+                        f"its first position ({seen[uri].source}) is kept",
+                        file=path,
+                        key=key,
+                        uri=uri,
+                        line=source.line,
+                    )
+                )
+                continue
+            entry = PluginEntry(group, uri, source)
+            seen[uri] = entry
+            entries.append(entry)
+
+
+def _quoted_string_lines(path: Path) -> dict[str, int]:
+    """First line on which each quoted string appears: where a URI was configured."""
+    found: dict[str, int] = {}
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return found
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in _QUOTED.finditer(line):
+            found.setdefault(match.group(2), number)
+    return found
+
+
+_QUOTED = re.compile(r"""(["'])([^"'\s]+)\1""")
+
+
+# -- per-plugin options ---------------------------------------------------------------
+
+
+def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    toml_config = spoc.get("config", {})
+    if not isinstance(toml_config, dict):
+        reporter.error(
+            CheckMessage(
+                "spoc.E012",
+                f"[spoc.config] must be a table, not {_kind(toml_config)}",
+                file=config.toml_path,
+                key="spoc.config",
+            )
+        )
+        toml_config = {}
+    for group in config.plugins:
+        merged: dict[str, PluginOptions] = {}
+        sources = (
+            (toml_config.get(group), config.toml_path, f"spoc.config.{group}"),
+            (
+                getattr(config.settings, f"{group.upper()}_CONFIG", None),
+                config.settings_path,
+                f"{group.upper()}_CONFIG",
+            ),
+        )
+        for table, path, key in sources:
+            if table is None:
+                continue
+            if not _is_table_of_tables(table):
+                reporter.error(
+                    CheckMessage(
+                        "spoc.E012",
+                        f"{key} must map plugin names or URIs to tables of options, "
+                        f"not {_kind(table)}",
+                        file=path,
+                        key=key,
+                    )
+                )
+                continue
+            for name, options in table.items():
+                merged[name] = {**merged.get(name, {}), **options}  # settings win key by key
+                if path is not None:
+                    config.option_sources[f"{group}:{name}"] = path
+        if merged:
+            config.options[group] = merged
+
+
+def _is_table_of_tables(table: object) -> bool:
+    return isinstance(table, dict) and all(
+        isinstance(name, str) and isinstance(options, dict) for name, options in table.items()
+    )
+
+
+def _read_installed_apps(config: Config, reporter: Reporter) -> None:
+    apps = getattr(config.settings, "INSTALLED_APPS", [])
+    if not isinstance(apps, (list, tuple)) or not all(isinstance(app, str) for app in apps):
+        reporter.error(
+            CheckMessage(
+                "spoc.E020",
+                f"INSTALLED_APPS must be a list of strings, not {apps!r}",
+                file=config.settings_path,
+                key="INSTALLED_APPS",
+            )
+        )
+        return
+    config.installed_apps = list(apps)
+
+
+def _kind(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:80]

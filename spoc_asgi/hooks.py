@@ -1,0 +1,126 @@
+"""Turn the ``hooks`` group into lifespan steps (SPEC section 5).
+
+Every accepted shape becomes one thing: a factory of an async context manager
+that starts the hook on enter and stops it on exit. The lifespan then only has to
+enter them in order and exit them in reverse.
+
+Accepted shapes:
+
+* a function, sync or async, taking no argument or the app: runs at startup
+  (if it returns an async context manager, that is entered and exited too);
+* a function marked ``@on_shutdown`` or named ``shutdown``/``on_shutdown``: runs at shutdown;
+* an async generator function or async context manager factory taking the app;
+* an object (instance, module, or a class instantiated with its options) with
+  ``startup`` and/or ``shutdown`` methods.
+
+Sync functions run in a worker thread so a slow one cannot freeze the event loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from spoc_asgi.framework import Framework
+from spoc_asgi.markers import is_shutdown_hook
+from spoc_asgi.shapes import accepts_positional, call_in_place, instantiate, shape_error
+
+HookFactory = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+EXPECTED_SHAPES = (
+    "a function taking no argument or the app, an async generator / async context "
+    "manager factory taking the app, or an object with startup/shutdown methods"
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the lifespan starts and stops: a hook, a backend or a caller's lifespan."""
+
+    kind: str  # "hook", "backend" or "lifespan": used in messages
+    uri: str
+    open: HookFactory
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.uri!r}"
+
+
+async def call_hook(func: Callable[..., Any], app: Any) -> Any:
+    """Call ``func`` with the app if it takes one argument, else with none."""
+    if accepts_positional(func, 1):
+        return await call_in_place(func, app)
+    return await call_in_place(func)
+
+
+def _startup_function(func: Callable[..., Any]) -> HookFactory:
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        result = await call_hook(func, app)
+        if isinstance(result, AbstractAsyncContextManager) or hasattr(result, "__aenter__"):
+            async with result as state:
+                yield state if isinstance(state, Mapping) else None
+        else:
+            yield None
+
+    return run
+
+
+def _shutdown_function(func: Callable[..., Any]) -> HookFactory:
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[None]:
+        yield None
+        await call_hook(func, app)
+
+    return run
+
+
+def _startup_shutdown_object(obj: Any) -> HookFactory:
+    startup = getattr(obj, "startup", None)
+    shutdown = getattr(obj, "shutdown", None)
+
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[None]:
+        if callable(startup):
+            await call_hook(startup, app)
+        yield None
+        if callable(shutdown):
+            await call_hook(shutdown, app)
+
+    return run
+
+
+def _has_lifecycle_methods(obj: Any) -> bool:
+    return callable(getattr(obj, "startup", None)) or callable(getattr(obj, "shutdown", None))
+
+
+def adapt(framework: Framework, uri: str, obj: Any) -> Step:
+    """One hooks-group entry as a lifespan :class:`Step`."""
+    group = "hooks"
+    source = framework.sources[group].get(uri)
+    options = framework.options_for(group, uri)
+    if inspect.isclass(obj):
+        if not _has_lifecycle_methods(obj):
+            raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
+        obj = instantiate(obj, options, group=group, uri=uri, source=source)
+        return Step("hook", uri, _startup_shutdown_object(obj))
+    if inspect.isasyncgenfunction(obj):
+        return Step("hook", uri, asynccontextmanager(obj))
+    if inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
+        if is_shutdown_hook(obj):
+            return Step("hook", uri, _shutdown_function(obj))
+        return Step("hook", uri, _startup_function(obj))
+    if _has_lifecycle_methods(obj):
+        if options and callable(getattr(obj, "configure", None)):
+            obj.configure(**options)
+        return Step("hook", uri, _startup_shutdown_object(obj))
+    if callable(obj):  # e.g. a functools.partial or a callable instance
+        return Step("hook", uri, _startup_function(obj))
+    raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
+
+
+def build_hooks(framework: Framework) -> list[Step]:
+    return [adapt(framework, uri, obj) for uri, obj in framework.plugins.get("hooks", {}).items()]

@@ -1,0 +1,133 @@
+"""Import plugin objects from their URIs (SPEC section 3).
+
+A URI is ``pkg.mod.attr`` (the longest importable module prefix, then attributes),
+a module itself (``pkg.mod``), or the explicit ``pkg.mod:Class.attr``. Failures are
+classified precisely, as Django's ``import_string`` does, so a user is never told
+"not found" about a module that exists but raised while importing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+from spoc_asgi.checks import CheckMessage
+from spoc_asgi.errors import PluginImportError
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+URI_PATTERN = re.compile(rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$")
+
+
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a URI was configured: the file and, when it can be found, the line."""
+
+    file: Path
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+def is_valid_uri(uri: object) -> bool:
+    return isinstance(uri, str) and URI_PATTERN.match(uri) is not None
+
+
+class Importer:
+    """Loads URIs; errors name the URI, the plugin group and the file it came from."""
+
+    def load_from_uri(
+        self, uri: str, *, group: str | None = None, source: PluginSource | None = None
+    ) -> Any:
+        return _Lookup(uri, group, source).load()
+
+
+def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:
+    """Import and return the object ``uri`` names (see :class:`Importer`)."""
+    return _Lookup(uri, group, source).load()
+
+
+class _Lookup:
+    def __init__(self, uri: str, group: str | None, source: PluginSource | None) -> None:
+        self.uri = uri
+        self.group = group
+        self.source = source
+
+    def load(self) -> Any:
+        if not is_valid_uri(self.uri):
+            self._fail("spoc.E013", f"{self.uri!r} is not a dotted path such as 'pkg.mod.attr'")
+        if ":" in self.uri:
+            module_path, _, attr_path = self.uri.partition(":")
+            return self._attributes(self._import(module_path), module_path, attr_path.split("."))
+        parts = self.uri.split(".")
+        obj: Any = self._import(parts[0])
+        path = parts[0]
+        for index, part in enumerate(parts[1:], start=1):
+            if hasattr(obj, part):
+                obj = getattr(obj, part)
+            elif isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
+                # A package whose submodule was never imported: import it now.
+                obj = self._import(f"{path}.{part}", parent=path, last=index == len(parts) - 1)
+            else:
+                return self._attributes(obj, path, parts[index:])
+            path = f"{path}.{part}"
+        return obj
+
+    def _import(
+        self, module_path: str, parent: str | None = None, last: bool = False
+    ) -> ModuleType:
+        module = sys.modules.get(module_path)
+        if module is not None:
+            return module
+        try:
+            return importlib.import_module(module_path)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and _is_prefix(exc.name, module_path):
+                if parent is not None and last:
+                    name = module_path.rsplit(".", 1)[1]
+                    detail = f"module {parent!r} has no attribute or submodule {name!r}"
+                    self._fail("spoc.E015", detail, exc)
+                self._fail("spoc.E013", f"no module named {exc.name!r}", exc)
+            self._failed_import(module_path, exc)
+        except Exception as exc:  # the module's own error, whatever it is
+            self._failed_import(module_path, exc)
+
+    def _attributes(self, obj: Any, path: str, names: list[str]) -> Any:
+        for name in names:
+            try:
+                obj = getattr(obj, name)
+            except AttributeError as exc:
+                kind = "module" if isinstance(obj, ModuleType) else "object"
+                self._fail("spoc.E015", f"{kind} {path!r} has no attribute {name!r}", exc)
+            path = f"{path}.{name}"
+        return obj
+
+    def _failed_import(self, module_path: str, exc: BaseException) -> NoReturn:
+        self._fail(
+            "spoc.E014",
+            f"module {module_path!r} failed to import: {type(exc).__name__}: {exc}",
+            exc,
+        )
+
+    def _fail(self, check_id: str, detail: str, cause: BaseException | None = None) -> NoReturn:
+        where = f" in group {self.group!r}" if self.group else ""
+        message = f"cannot load plugin {self.uri!r}{where}: {detail}"
+        check = CheckMessage(
+            check_id,
+            message,
+            file=self.source.file if self.source else None,
+            key=self.group,
+            uri=self.uri,
+            line=self.source.line if self.source else None,
+        )
+        raise PluginImportError(check) from cause
+
+
+def _is_prefix(name: str, module_path: str) -> bool:
+    """True when ``name`` is ``module_path`` or one of its parent packages."""
+    return module_path == name or module_path.startswith(name + ".")

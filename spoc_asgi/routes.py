@@ -1,0 +1,31 @@
+"""The ``routes`` group: Starlette routes, lists of them, or Routers (SPEC section 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Router
+
+from spoc_asgi.framework import Framework
+from spoc_asgi.shapes import shape_error
+
+EXPECTED_SHAPE = "a starlette BaseRoute, a list of them, or a Router"
+
+
+def adapt(framework: Framework, uri: str, obj: Any) -> list[BaseRoute]:
+    if isinstance(obj, BaseRoute):
+        return [obj]
+    if isinstance(obj, Router):
+        return list(obj.routes)
+    if isinstance(obj, (list, tuple)) and all(isinstance(route, BaseRoute) for route in obj):
+        return list(obj)
+    source = framework.sources["routes"].get(uri)
+    raise shape_error("spoc.E019", "routes", uri, obj, EXPECTED_SHAPE, source)
+
+
+def build_routes(framework: Framework) -> list[BaseRoute]:
+    return [
+        route
+        for uri, obj in framework.plugins.get("routes", {}).items()
+        for route in adapt(framework, uri, obj)
+    ]
