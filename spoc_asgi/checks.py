@@ -146,6 +146,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "Compare the options configured for it with the arguments it accepts.",
         ),
         CheckSpec(
+            "spoc.E022",
+            "entry_points is not a boolean",
+            "Set `entry_points = true` under `[spoc]` to load plugins of installed "
+            "distributions, or leave it out.",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "

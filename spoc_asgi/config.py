@@ -10,6 +10,7 @@ touches ``sys.modules["settings"]``.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import math
 import os
@@ -96,6 +97,7 @@ def load_config(
     _read_mode_and_debug(config, spoc_table, environ, reporter)
     _read_hook_timeout(config, spoc_table, reporter)
     _merge_plugins(config, spoc_table, reporter)
+    _discover_entry_points(config, spoc_table, reporter)
     _merge_options(config, spoc_table, reporter)
     _read_installed_apps(config, reporter)
     return config
@@ -354,6 +356,59 @@ def _quoted_string_lines(path: Path) -> dict[str, int]:
 
 
 _QUOTED = re.compile(r"""(["'])([^"'\s]+)\1""")
+
+
+# -- plugins of installed distributions -------------------------------------------------
+
+ENTRY_POINT_GROUP = "spoc_asgi.plugins"
+
+
+def _discover_entry_points(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    """Opt-in (``entry_points = true`` under ``[spoc]``): add every installed
+    distribution's ``spoc_asgi.plugins`` entry points, after TOML and settings.
+
+    An entry point's name is its plugin group, optionally followed by a dot and a
+    label (``middleware.timing``); its value is the URI (``pkg.mod:attr``).
+    """
+    enabled = spoc.get("entry_points", False)
+    if not isinstance(enabled, bool):
+        reporter.error(
+            CheckMessage(
+                "spoc.E022",
+                f"entry_points must be a boolean, not {enabled!r}",
+                file=config.toml_path,
+                key="spoc.entry_points",
+            )
+        )
+        return
+    if not enabled:
+        return
+    for entry_point in sorted(
+        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: (_distribution_name(ep), ep.name),
+    ):
+        distribution = _distribution_name(entry_point)
+        group = entry_point.name.split(".", 1)[0]
+        source = PluginSource(None, distribution=distribution, entry_point=entry_point.name)
+        if not group or not is_valid_uri(entry_point.value):
+            reporter.error(
+                CheckMessage(
+                    "spoc.E005",
+                    f"{source} does not name a group and a URI: "
+                    f"{entry_point.name!r} = {entry_point.value!r}",
+                    key=f"{ENTRY_POINT_GROUP}:{entry_point.name}",
+                    uri=entry_point.value,
+                )
+            )
+            continue
+        entries = config.plugins.setdefault(group, [])
+        if all(entry.uri != entry_point.value for entry in entries):
+            entries.append(PluginEntry(group, entry_point.value, source))
+
+
+def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str:
+    dist = entry_point.dist
+    return dist.metadata["Name"] if dist is not None else "<unknown>"
 
 
 # -- per-plugin options ---------------------------------------------------------------

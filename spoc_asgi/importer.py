@@ -25,12 +25,17 @@ URI_PATTERN = re.compile(rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$")
 
 @dataclass(frozen=True)
 class PluginSource:
-    """Where a URI was configured: the file and, when it can be found, the line."""
+    """Where a URI was configured: the file and, when it can be found, the line;
+    or, for a discovered plugin, the entry point and its distribution."""
 
-    file: Path
+    file: Path | None
     line: int | None = None
+    distribution: str | None = None
+    entry_point: str | None = None
 
     def __str__(self) -> str:
+        if self.distribution is not None:
+            return f"entry point {self.entry_point!r} of distribution {self.distribution!r}"
         return f"{self.file}:{self.line}" if self.line else str(self.file)
 
 
@@ -116,6 +121,8 @@ class _Lookup:
 
     def _fail(self, check_id: str, detail: str, cause: BaseException | None = None) -> NoReturn:
         where = f" in group {self.group!r}" if self.group else ""
+        if self.source is not None and self.source.distribution is not None:
+            where += f" ({self.source})"
         message = f"cannot load plugin {self.uri!r}{where}: {detail}"
         check = CheckMessage(
             check_id,
