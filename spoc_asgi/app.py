@@ -7,20 +7,23 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.hooks import build_hooks
-from spoc_asgi.lifespan import Lifespan, Runtime, chain
+from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
 from spoc_asgi.middleware import build_middleware
 from spoc_asgi.routes import build_routes
 
@@ -35,8 +38,13 @@ class Parts:
     runtime: Runtime
 
 
-def assemble(framework: Framework, inner_lifespan: Lifespan | None = None) -> Parts:
+def assemble(
+    framework: Framework, inner_lifespan: Lifespan | None = None, inner_name: str = "lifespan="
+) -> Parts:
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    if inspect.isasyncgenfunction(inner_lifespan):
+        # Starlette still accepts (with a deprecation warning) a bare async generator.
+        inner_lifespan = asynccontextmanager(inner_lifespan)
     middleware = build_middleware(framework)
     runtime = Runtime(
         framework,
@@ -44,6 +52,7 @@ def assemble(framework: Framework, inner_lifespan: Lifespan | None = None) -> Pa
         build_hooks(framework),
         inner=inner_lifespan,
         middleware_count=len(middleware),
+        inner_name=inner_name,
     )
     return Parts(framework, middleware, build_routes(framework), runtime)
 
@@ -92,7 +101,8 @@ def install(
     host's, and the host's lifespan runs inside the configured hooks and backends.
     """
     _ensure_not_started(host, "install()")
-    parts = assemble(Framework(base_dir, schema), host.router.lifespan_context)
+    host_lifespan = host.router.lifespan_context
+    parts = assemble(Framework(base_dir, schema), host_lifespan, f"{type(host).__name__} host")
     host.user_middleware[0:0] = parts.middleware
     host.router.routes.extend(parts.routes)
     host.router.lifespan_context = parts.runtime.lifespan
@@ -103,17 +113,37 @@ def install(
 def mount(host: Starlette, path: str, app: Starlette, *, name: str | None = None) -> Mount:
     """Mount a spoc app under ``path`` and run its lifespan inside the host's.
 
-    Starlette does not run a mounted app's lifespan, so ``host.mount()`` alone would
-    skip its hooks and leave its backends unconnected.
+    Starlette does not run a mounted app's lifespan (encode/starlette#649), so
+    ``host.mount()`` alone would skip its hooks and leave its backends unconnected.
+    Requests under ``path`` see the mounted app's lifespan state over the host's
+    (``request.state.database`` is the mounted app's).
     """
     runtime = getattr(app.state, "spoc_runtime", None)
     if not isinstance(runtime, Runtime):
-        raise SpocError(f"{app!r} was not built by spoc_asgi.create_app()")
+        raise SpocError(
+            f"{app!r} was not built by spoc_asgi.create_app(); mount it with host.mount()"
+        )
     _ensure_not_started(host, "mount()")
-    route = Mount(path, app=app, name=name)
+    route = _SpocMount(path, app=app, name=name, runtime=runtime)
     host.router.routes.append(route)
-    host.router.lifespan_context = chain(host.router.lifespan_context, runtime.lifespan)  # type: ignore[assignment]
+    host.router.lifespan_context = run_inside(host.router.lifespan_context, runtime)  # type: ignore[assignment]
     return route
+
+
+class _SpocMount(Mount):
+    """A ``Mount`` that gives requests the mounted app's lifespan state."""
+
+    def __init__(self, path: str, app: ASGIApp, name: str | None, runtime: Runtime) -> None:
+        super().__init__(path, app=app, name=name)
+        self.runtime = runtime
+        # Outside the lifespan the backends are placeholders that explain themselves.
+        self.not_running = runtime.backends.placeholders("the host's lifespan has not started")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        own = self.runtime.state if self.runtime.state is not None else self.not_running
+        # A copy: the host's per-request state must not change under its own middleware.
+        scope["state"] = {**scope.get("state", {}), **own}
+        await super().handle(scope, receive, send)
 
 
 def _ensure_not_started(host: Starlette, what: str) -> None:

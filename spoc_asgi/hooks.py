@@ -9,7 +9,9 @@ Accepted shapes:
 * a function, sync or async, taking no argument or the app: runs at startup
   (if it returns an async context manager, that is entered and exited too);
 * a function marked ``@on_shutdown`` or named ``shutdown``/``on_shutdown``: runs at shutdown;
-* an async generator function or async context manager factory taking the app;
+* an async generator function or async context manager factory (an
+  ``@asynccontextmanager`` function, or a class with ``__aenter__``/``__aexit__``)
+  taking the app, or no argument; a mapping it yields joins the lifespan state;
 * an object (instance, module, or a class instantiated with its options) with
   ``startup`` and/or ``shutdown`` methods.
 
@@ -26,7 +28,13 @@ from typing import Any
 
 from spoc_asgi.framework import Framework
 from spoc_asgi.markers import is_shutdown_hook
-from spoc_asgi.shapes import accepts_positional, call_in_place, instantiate, shape_error
+from spoc_asgi.shapes import (
+    accepts_positional,
+    call_in_place,
+    check_arguments,
+    instantiate,
+    shape_error,
+)
 
 HookFactory = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
@@ -97,29 +105,60 @@ def _has_lifecycle_methods(obj: Any) -> bool:
     return callable(getattr(obj, "startup", None)) or callable(getattr(obj, "shutdown", None))
 
 
+def _context_factory(factory: Callable[..., Any], options: Mapping[str, Any]) -> HookFactory:
+    """Enter ``factory(app, **options)``, or ``factory(**options)`` if it takes no app."""
+    takes_app = accepts_positional(factory, 1)
+
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        context = factory(app, **options) if takes_app else factory(**options)
+        async with context as state:
+            yield state if isinstance(state, Mapping) else None
+
+    return run
+
+
+def _is_context_factory(obj: Any) -> bool:
+    if inspect.isclass(obj):
+        return hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__")
+    # inspect.unwrap sees through @asynccontextmanager to the generator function.
+    return inspect.isasyncgenfunction(inspect.unwrap(obj)) if callable(obj) else False
+
+
 def adapt(framework: Framework, uri: str, obj: Any) -> Step:
     """One hooks-group entry as a lifespan :class:`Step`."""
     group = "hooks"
     source = framework.sources[group].get(uri)
     options = framework.options_for(group, uri)
+    if _is_context_factory(obj):
+        if not _takes_app_or_nothing(obj):
+            raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
+        if inspect.isclass(obj):
+            app_argument = (None,) if accepts_positional(obj, 1) else ()
+            check_arguments(obj, app_argument, options, group=group, uri=uri, source=source)
+        else:
+            options = {}  # options are for classes (as elsewhere); a function is entered as is
+        if inspect.isasyncgenfunction(obj):
+            obj = asynccontextmanager(obj)
+        return Step("hook", uri, _context_factory(obj, options))
     if inspect.isclass(obj):
         if not _has_lifecycle_methods(obj):
             raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
         obj = instantiate(obj, options, group=group, uri=uri, source=source)
         return Step("hook", uri, _startup_shutdown_object(obj))
-    if inspect.isasyncgenfunction(obj):
-        return Step("hook", uri, asynccontextmanager(obj))
-    if inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
-        if is_shutdown_hook(obj):
-            return Step("hook", uri, _shutdown_function(obj))
-        return Step("hook", uri, _startup_function(obj))
-    if _has_lifecycle_methods(obj):
+    if not inspect.isroutine(obj) and _has_lifecycle_methods(obj):
         if options and callable(getattr(obj, "configure", None)):
             obj.configure(**options)
         return Step("hook", uri, _startup_shutdown_object(obj))
-    if callable(obj):  # e.g. a functools.partial or a callable instance
+    if callable(obj) and _takes_app_or_nothing(obj):  # a function, a partial, ...
+        if is_shutdown_hook(obj):
+            return Step("hook", uri, _shutdown_function(obj))
         return Step("hook", uri, _startup_function(obj))
     raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
+
+
+def _takes_app_or_nothing(func: Callable[..., Any]) -> bool:
+    return accepts_positional(func, 0) or accepts_positional(func, 1)
 
 
 def build_hooks(framework: Framework) -> list[Step]:

@@ -40,15 +40,17 @@ class _Running:
         self.step = step
         self.stop_requested = anyio.Event()
         self.done = anyio.Event()
-        self.scope = anyio.CancelScope()
+        # Once started, a step ends only through stop(), whose timeout may cancel this
+        # scope: a lifespan cancelled from outside must still run every shutdown.
+        self.scope = anyio.CancelScope(shield=True)
         self.error: BaseException | None = None
 
     async def run(self, app: Any, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
         try:
+            context = self.step.open(app)
+            state = await context.__aenter__()  # a timeout cancels this via start()
+            task_status.started(state)
             with self.scope:
-                context = self.step.open(app)
-                state = await context.__aenter__()
-                task_status.started(state)
                 await self.stop_requested.wait()
                 try:
                     await context.__aexit__(None, None, None)
@@ -85,14 +87,19 @@ class Runtime:
         inner: Lifespan | None = None,
         target: Any = None,
         middleware_count: int = 0,
+        inner_name: str = "lifespan=",
     ) -> None:
         self.framework = framework
         self.backends = backends
         self.hooks = hooks
         self.inner = inner
+        self.inner_name = inner_name  # how messages name ``inner``
         self.target = target  # the app hooks receive and whose app.state is published
         self.timeout = framework.config.hook_timeout
         self.middleware_count = middleware_count
+        # The lifespan state while the app runs (None otherwise): spoc_asgi.mount()
+        # lays it over the host's for requests to a mounted app.
+        self.state: dict[str, Any] | None = None
 
     def publish(self, values: Mapping[str, Any]) -> None:
         if self.target is not None:
@@ -108,36 +115,75 @@ class Runtime:
         began = time.perf_counter()
         state: dict[str, Any] = {"framework": self.framework}
         running: list[_Running] = []
+        failure: SpocError | None = None
+        thrown: Exception | None = None
+        errors: list[SpocError] = []
         async with anyio.create_task_group() as task_group:
             try:
-                for step in self.backends.steps():
-                    await self._start(task_group, step, app, running)
-                state.update(self.backends.state())
-                self.publish(state)
-                for step in self._inner_steps():
-                    started = await self._start(task_group, step, app, running)
-                    if isinstance(started, Mapping):
-                        state.update(started)
-            except BaseException as exc:
-                with anyio.CancelScope(shield=True):
-                    await self._stop(running, log_only=True)
-                self.publish(self.backends.placeholders("startup failed"))
-                failed = running_step_label(exc)
-                raise SpocError(f"startup failed: {failed}") from exc
-            self._log_started(time.perf_counter() - began)
-            try:
-                yield state
-            finally:
-                with anyio.CancelScope(shield=True):
-                    errors = await self._stop(running)
-                self.publish(self.backends.placeholders("the app has shut down"))
-                if errors:
-                    raise ExceptionGroup(f"shutdown failed in {len(errors)} step(s)", errors)
+                await self._start_all(task_group, app, running, state)
+            except Exception as exc:
+                await self._shut_down(running, "startup failed", log_only=True)
+                failure = SpocError(f"startup failed: {running_step_label(exc)}")
+                failure.__cause__ = exc
+            except BaseException:  # cancelled: the server gave up; not a startup failure
+                await self._shut_down(running, "startup was cancelled", log_only=True)
+                raise
+            if failure is None:
+                self._log_started(time.perf_counter() - began)
+                self.state = state
+                try:
+                    yield state
+                except BaseException as exc:  # raised by whatever ran the app
+                    await self._shut_down(running, "the app has shut down", log_only=True)
+                    if not isinstance(exc, Exception):
+                        raise
+                    thrown = exc
+                else:
+                    errors = await self._shut_down(running, "the app has shut down")
+        # Raised here, outside the task group, so they are not wrapped in its ExceptionGroup.
+        if thrown is not None:
+            raise thrown
+        if failure is not None:
+            raise failure
+        if errors:
+            raise ExceptionGroup(f"shutdown failed in {len(errors)} step(s)", errors)
+
+    async def _start_all(
+        self,
+        task_group: anyio.abc.TaskGroup,
+        app: Any,
+        running: list[_Running],
+        state: dict[str, Any],
+    ) -> None:
+        for step in self.backends.steps():
+            await self._start(task_group, step, app, running)
+        state.update(self.backends.state())
+        self.publish(state)
+        for step in self._inner_steps():
+            started = await self._start(task_group, step, app, running)
+            if isinstance(started, Mapping):
+                state.update(started)
+
+    async def _shut_down(
+        self, running: list[_Running], reason: str, log_only: bool = False
+    ) -> list[SpocError]:
+        """Stop what started, last first, each step even if an earlier one failed."""
+        self.state = None
+        errors: list[SpocError] = []
+        with anyio.CancelScope(shield=True):
+            while running:
+                error = await running.pop().stop(self.timeout)
+                if error is not None:
+                    errors.append(error)
+                    if log_only:  # another error is on its way up; do not lose this one
+                        logger.error("spoc_asgi: while stopping (%s): %s", reason, error)
+        self.publish(self.backends.placeholders(reason))
+        return errors
 
     def _inner_steps(self) -> list[Step]:
         if self.inner is None:
             return list(self.hooks)
-        return [*self.hooks, Step("lifespan", "lifespan=", self.inner)]
+        return [*self.hooks, Step("lifespan", self.inner_name, self.inner)]
 
     async def _start(
         self, task_group: anyio.abc.TaskGroup, step: Step, app: Any, running: list[_Running]
@@ -154,16 +200,6 @@ class Runtime:
             raise _StepFailed(f"{step.label} raised {type(exc).__name__}: {exc}") from exc
         running.append(entry)
         return state
-
-    async def _stop(self, running: list[_Running], log_only: bool = False) -> list[SpocError]:
-        errors: list[SpocError] = []
-        while running:
-            error = await running.pop().stop(self.timeout)
-            if error is not None:
-                errors.append(error)
-                if log_only:
-                    logger.error("spoc_asgi: while undoing a failed startup: %s", error)
-        return errors
 
     def _log_started(self, seconds: float) -> None:
         plugins = self.framework.plugins
@@ -189,12 +225,16 @@ def running_step_label(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def chain(outer: Lifespan, inner: Lifespan) -> Lifespan:
-    """One lifespan running ``inner`` inside ``outer``; their states are merged."""
+def run_inside(outer: Lifespan, runtime: Runtime) -> Lifespan:
+    """A lifespan running ``runtime`` inside ``outer``; only ``outer``'s state is yielded.
+
+    The runtime's own state stays with it (``runtime.state``), so the two apps'
+    backends and ``framework`` do not overwrite each other in one state dict.
+    """
 
     @asynccontextmanager
-    async def chained(app: Any) -> AsyncIterator[dict[str, Any]]:
-        async with outer(app) as outer_state, inner(app) as inner_state:
-            yield {**(outer_state or {}), **(inner_state or {})}
+    async def lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        async with outer(app) as outer_state, runtime.lifespan(app):
+            yield outer_state
 
-    return chained
+    return lifespan

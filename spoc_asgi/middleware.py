@@ -8,6 +8,9 @@ First listed = outermost. Four entry shapes are accepted:
 4. a class whose instances are request functions (``process(request)`` or
    ``__call__(request)``), instantiated once.
 
+A class whose ``__init__`` takes the app, or whose ``__call__`` takes
+``(scope, receive, send)``, is shape 1 even if it also has a ``process`` method.
+
 Request functions run inside :class:`RequestFunctionMiddleware`, a plain ASGI
 callable: one ``Request`` per request, no task groups, no streams. This is what
 keeps them as cheap as hand-written middleware (``BaseHTTPMiddleware`` is not used).
@@ -16,7 +19,7 @@ keeps them as cheap as hand-written middleware (``BaseHTTPMiddleware`` is not us
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -27,9 +30,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spoc_asgi.framework import Framework
+from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
 from spoc_asgi.shapes import (
     accepts_positional,
+    check_arguments,
     instantiate,
     is_async_callable,
     positional_count,
@@ -44,25 +49,45 @@ EXPECTED_SHAPES = (
 )
 
 
+class _Request(Request):
+    """A ``Request`` whose body, once read in any way, stays readable downstream.
+
+    ``Request.body()`` keeps what it read, but ``stream()`` (and ``form()``, which
+    reads through it) would leave the app nothing; here they read through
+    ``body()`` too, so :class:`RequestFunctionMiddleware` can replay the bytes.
+    """
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        if not hasattr(self, "_body"):
+            chunks = [chunk async for chunk in super().stream()]
+            self._body = b"".join(chunks)
+        yield self._body
+        yield b""
+
+
 class RequestFunctionMiddleware:
     """Run ``func(request)`` before the app; a returned ``Response`` short-circuits.
 
+    Returning the request (or any ``Request``) or ``None`` goes on to the app.
     ``PermissionError`` becomes 403 and ``HTTPException`` its own status; anything
     else propagates to Starlette's error handling (500, traceback only in debug).
+    How to call ``func`` is decided once, here, not per request.
     """
 
-    def __init__(self, app: ASGIApp, func: RequestFunction, uri: str = "") -> None:
+    def __init__(
+        self, app: ASGIApp, func: RequestFunction, uri: str = "", blocking: bool = False
+    ) -> None:
         self.app = app
         self.func = func
         self.uri = uri
         self.is_async = is_async_callable(func)
-        self.in_thread = not self.is_async and is_blocking(func)
+        self.in_thread = not self.is_async and (blocking or is_blocking(func))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
+        request = _Request(scope, receive)
         try:
             if self.is_async:
                 result = await self.func(request)
@@ -71,12 +96,18 @@ class RequestFunctionMiddleware:
             else:
                 result = self.func(request)  # sync and non-blocking: inline, by contract
         except PermissionError as exc:
-            result = PlainTextResponse(str(exc) or "Forbidden", status_code=403)
+            result = _forbidden(exc)
         except HTTPException as exc:
             result = PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-        if isinstance(result, Response):
-            await result(scope, receive, send)
-            return
+        if result is not None and result is not request:
+            if isinstance(result, Response):
+                await result(scope, receive, send)
+                return
+            if not isinstance(result, Request):
+                raise TypeError(
+                    f"middleware {self.uri or self.func!r} returned {type(result).__name__}; "
+                    f"a request function returns the request, None or a Response"
+                )
         if hasattr(request, "_body"):
             # The function read the body: hand the app the same bytes again.
             receive = _replay(request._body, receive)
@@ -86,13 +117,20 @@ class RequestFunctionMiddleware:
         return f"RequestFunctionMiddleware({self.uri or self.func!r})"
 
 
+def _forbidden(exc: PermissionError) -> Response:
+    # A PermissionError raised on purpose carries a message meant for the client; one
+    # from the OS (it has an errno) may name files, so it is not shown.
+    message = str(exc) if exc.errno is None and exc.args else "Forbidden"
+    return PlainTextResponse(message, status_code=403)
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
     async def replay() -> Message:
         nonlocal sent
         if sent:
-            return await receive()
+            return await receive()  # e.g. http.disconnect, for streaming responses
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -144,15 +182,18 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
     source = framework.sources[group].get(uri)
     if isinstance(obj, Middleware):
         cls, args, kwargs = obj
-        return Middleware(cls, *args, **{**kwargs, **options})
+        kwargs = {**kwargs, **options}
+        _check_middleware_arguments(cls, args, kwargs, uri, source)
+        return Middleware(cls, *args, **kwargs)
     if is_asgi_middleware_class(obj):
+        _check_middleware_arguments(obj, (), options, uri, source)
         return Middleware(obj, **options)
     if inspect.isclass(obj):
         if has_request_method(obj):
             instance = instantiate(obj, options, group=group, uri=uri, source=source)
             func = request_function_of(instance)
             if func is not None:
-                return Middleware(RequestFunctionMiddleware, func=func, uri=uri)
+                return _request_function(func, uri, is_blocking(obj))
         raise shape_error("spoc.E016", group, uri, obj, EXPECTED_SHAPES, source)
     func = request_function_of(obj)
     if func is None:
@@ -160,7 +201,24 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
     configure = getattr(obj, "configure", None)
     if options and callable(configure):
         configure(**options)
-    return Middleware(RequestFunctionMiddleware, func=func, uri=uri)
+    return _request_function(func, uri, is_blocking(obj))
+
+
+def _request_function(func: RequestFunction, uri: str, blocking: bool) -> Middleware:
+    return Middleware(RequestFunctionMiddleware, func=func, uri=uri, blocking=blocking)
+
+
+def _check_middleware_arguments(
+    cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any], uri: str, source: PluginSource | None
+) -> None:
+    if inspect.isclass(cls):
+        check_arguments(
+            cls, (_AppPlaceholder(), *args), kwargs, group="middleware", uri=uri, source=source
+        )
+
+
+class _AppPlaceholder:
+    """Stands for the wrapped app when checking a middleware class's signature."""
 
 
 def build_middleware(framework: Framework) -> list[Middleware]:

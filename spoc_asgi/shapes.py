@@ -7,12 +7,16 @@ live here, once.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
-import anyio.to_thread
+import anyio
+import anyio.from_thread
 
 from spoc_asgi.checks import CheckMessage
 from spoc_asgi.errors import ConfigurationError
@@ -62,14 +66,46 @@ def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
 
 
 async def call_in_place(func: Callable[..., Any], *args: Any) -> Any:
-    """Await an async callable; run a sync one in a worker thread (never block the loop)."""
+    """Await an async callable; run a sync one in a worker thread (never block the loop).
+
+    Used for hooks and backends, which run at startup and shutdown only.
+    """
     if is_async_callable(func):
         return await func(*args)
-    # abandon_on_cancel: a hook timeout must be able to give up on a stuck thread.
-    result = await anyio.to_thread.run_sync(functools.partial(func, *args), abandon_on_cancel=True)
+    result = await run_in_daemon_thread(func, *args)
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+async def run_in_daemon_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a sync callable in a thread of its own; cancelling the caller abandons it.
+
+    A hook that overruns its timeout is given up on, so its thread must neither be
+    waited for nor keep the process alive at exit: anyio's worker threads are not
+    daemons, this one is. Context variables are copied, as anyio does.
+    """
+    context = contextvars.copy_context()
+    outcome: list[tuple[bool, Any]] = []
+    async with anyio.from_thread.BlockingPortal() as portal:
+        finished = anyio.Event()
+
+        def work() -> None:
+            try:
+                outcome.append((True, context.run(func, *args)))
+            except BaseException as exc:
+                outcome.append((False, exc))
+            # The caller may have given up and closed the portal: nobody is waiting then.
+            with contextlib.suppress(RuntimeError):
+                portal.call(finished.set)
+
+        name = f"spoc_asgi: {getattr(func, '__qualname__', func)!r}"
+        threading.Thread(target=work, name=name, daemon=True).start()
+        await finished.wait()
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
 
 
 def instantiate(
@@ -81,24 +117,61 @@ def instantiate(
     source: PluginSource | None,
 ) -> Any:
     """Make the plugin instance: ``cls()`` + ``configure(**options)`` if it has one,
-    else ``cls(**options)``. A rejected option is a configuration error (spoc.E021)."""
+    else ``cls(**options)``. Rejected options, or a constructor that raises on them,
+    are a configuration error (spoc.E021)."""
     try:
         if callable(getattr(cls, "configure", None)):
             instance = cls()
             instance.configure(**options)
             return instance
         return cls(**options)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        verb = "could not be created with"
+        raise options_error(group, uri, verb, options, source, reason) from exc
+
+
+def check_arguments(
+    target: Callable[..., Any],
+    args: tuple[Any, ...],
+    options: dict[str, Any],
+    *,
+    group: str,
+    uri: str,
+    source: PluginSource | None,
+) -> None:
+    """Fail now (spoc.E021) if ``target(*args, **options)`` would be rejected later.
+
+    Starlette instantiates middleware lazily, on the first request; checking the
+    signature here keeps a mistyped option a build-time error.
+    """
+    try:
+        inspect.signature(target).bind(*args, **options)
     except TypeError as exc:
-        raise ConfigurationError(
-            CheckMessage(
-                "spoc.E021",
-                f"plugin {uri!r} in group {group!r} rejected its options {sorted(options)}: {exc}",
-                file=source.file if source else None,
-                key=group,
-                uri=uri,
-                line=source.line if source else None,
-            )
-        ) from exc
+        raise options_error(group, uri, "rejected", options, source, str(exc)) from exc
+    except ValueError:  # no signature to check against (a builtin, say)
+        return
+
+
+def options_error(
+    group: str,
+    uri: str,
+    verb: str,
+    options: dict[str, Any],
+    source: PluginSource | None,
+    reason: str,
+) -> ConfigurationError:
+    # Only the option names are shown: values may be secrets.
+    return ConfigurationError(
+        CheckMessage(
+            "spoc.E021",
+            f"plugin {uri!r} in group {group!r} {verb} its options {sorted(options)}: {reason}",
+            file=source.file if source else None,
+            key=group,
+            uri=uri,
+            line=source.line if source else None,
+        )
+    )
 
 
 def shape_error(

@@ -146,6 +146,10 @@ class Backends:
             self.groups.update(saved)
 
     def _replace(self, key: str, backend: Any) -> None:
+        if inspect.isclass(backend):
+            raise SpocError(
+                f"override for {key!r} is the class {backend.__qualname__}: pass an instance"
+            )
         if not is_backend(backend):
             raise SpocError(f"override for {key!r} is not a backend: {EXPECTED_SHAPE}")
         if key in BACKEND_GROUPS:
