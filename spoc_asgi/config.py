@@ -15,6 +15,7 @@ import importlib.util
 import math
 import os
 import re
+import reprlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 from spoc_asgi.checks import CheckMessage, Reporter
 from spoc_asgi.importer import PluginSource, is_valid_uri
+from spoc_asgi.redaction import redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -112,7 +114,10 @@ def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        reporter.error(CheckMessage("spoc.E001", f"cannot read the file: {exc}", file=path), exc)
+        return {}
+    except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an integer too long to parse
         position = _TOML_POSITION.search(str(exc))
         line = int(position.group(1)) if position else None
         where = f" at line {position.group(1)}, column {position.group(2)}" if position else ""
@@ -184,7 +189,7 @@ def _read_mode_and_debug(
         reporter.error(
             CheckMessage(
                 "spoc.E006",
-                f"mode must be one of {', '.join(MODES)}, not {mode!r}",
+                f"mode must be one of {', '.join(MODES)}, not {_show(mode)}",
                 file=mode_origin[0],
                 key=mode_origin[1],
             )
@@ -201,7 +206,7 @@ def _read_mode_and_debug(
         reporter.error(
             CheckMessage(
                 "spoc.E007",
-                f"debug must be a boolean, not {debug!r}",
+                f"debug must be a boolean, not {_show(debug)}",
                 file=debug_origin[0],
                 key=debug_origin[1],
             )
@@ -223,23 +228,28 @@ def _read_mode_and_debug(
 
 def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
     value = spoc.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)
-    valid = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-    if not valid:
+    seconds = _positive_seconds(value)
+    if seconds is None:
         reporter.error(
             CheckMessage(
                 "spoc.E011",
-                f"hook_timeout must be a positive number of seconds, not {value!r}",
+                f"hook_timeout must be a positive number of seconds, not {_show(value)}",
                 file=config.toml_path,
                 key="spoc.hook_timeout",
             )
         )
         return
-    config.hook_timeout = float(value)
+    config.hook_timeout = seconds
+
+
+def _positive_seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # TOML integers are unbounded; no float holds this one
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 # -- plugin groups --------------------------------------------------------------------
@@ -291,7 +301,7 @@ def _add_groups(
             reporter.error(
                 CheckMessage(
                     "spoc.E010",
-                    f"plugin group names must be non-empty strings, not {group!r}",
+                    f"plugin group names must be non-empty strings, not {_show(group)}",
                     file=path,
                     key=table,
                 )
@@ -315,7 +325,7 @@ def _add_groups(
                 reporter.error(
                     CheckMessage(
                         "spoc.E005",
-                        f"group {group!r} has an entry that is not a dotted URI: {uri!r}",
+                        f"group {group!r} has an entry that is not a dotted URI: {_show(uri)}",
                         file=path,
                         key=key,
                         uri=uri if isinstance(uri, str) else None,
@@ -355,7 +365,7 @@ def _quoted_string_lines(path: Path) -> dict[str, int]:
     return found
 
 
-_QUOTED = re.compile(r"""(["'])([^"'\s]+)\1""")
+_QUOTED = re.compile(r"""(["'])([^"'\n]*)\1""")  # any quoted text: bad URIs too
 
 
 # -- plugins of installed distributions -------------------------------------------------
@@ -375,7 +385,7 @@ def _discover_entry_points(config: Config, spoc: dict[str, Any], reporter: Repor
         reporter.error(
             CheckMessage(
                 "spoc.E022",
-                f"entry_points must be a boolean, not {enabled!r}",
+                f"entry_points must be a boolean, not {_show(enabled)}",
                 file=config.toml_path,
                 key="spoc.entry_points",
             )
@@ -456,6 +466,16 @@ def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> 
                     config.option_sources[f"{group}:{name}"] = path
         if merged:
             config.options[group] = merged
+    for group in toml_config:
+        if group not in config.plugins:
+            reporter.warn(
+                CheckMessage(
+                    "spoc.W001",
+                    f"options are configured for group {group!r}, which lists no plugins",
+                    file=config.toml_path,
+                    key=f"spoc.config.{group}",
+                )
+            )
 
 
 def _is_table_of_tables(table: object) -> bool:
@@ -470,7 +490,7 @@ def _read_installed_apps(config: Config, reporter: Reporter) -> None:
         reporter.error(
             CheckMessage(
                 "spoc.E020",
-                f"INSTALLED_APPS must be a list of strings, not {apps!r}",
+                f"INSTALLED_APPS must be a list of strings, not {_show(apps)}",
                 file=config.settings_path,
                 key="INSTALLED_APPS",
             )
@@ -480,4 +500,17 @@ def _read_installed_apps(config: Config, reporter: Reporter) -> None:
 
 
 def _kind(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"[:80]
+    return f"{type(value).__name__} {_show(value)}"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def _show(value: object) -> str:
+    """repr() for messages: short, secrets masked, and safe for any value (an int too
+    long to print, an object whose ``__repr__`` raises)."""
+    try:
+        return _REPR.repr(redact(value))
+    except Exception:
+        return f"<{type(value).__name__} object>"

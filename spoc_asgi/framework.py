@@ -75,7 +75,10 @@ class Framework:
 
     def short_name(self, uri: str, obj: Any) -> str:
         """A plugin's short name: its class attribute ``name``, else its last URI segment."""
-        name = getattr(obj, "name", None)
+        try:
+            name = getattr(obj, "name", None)
+        except Exception:  # an object whose __getattr__ raises is simply unnamed
+            name = None
         if isinstance(name, str) and name:
             return name
         return uri.replace(":", ".").rsplit(".", 1)[-1]
@@ -90,10 +93,12 @@ class Framework:
 
     def _warn_unused_options(self) -> None:
         for group, table in self.config.options.items():
+            loaded: Mapping[str, Any] = self.plugins.get(group, {})
+            # A plugin that failed to load (already reported) still owns its options.
             known = {
                 key
-                for uri, obj in self.plugins.get(group, {}).items()
-                for key in (uri, self.short_name(uri, obj))
+                for entry in self.config.plugins.get(group, [])
+                for key in (entry.uri, self.short_name(entry.uri, loaded.get(entry.uri)))
             }
             for name in table:
                 if name not in known:

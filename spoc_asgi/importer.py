@@ -65,7 +65,7 @@ class _Lookup:
 
     def load(self) -> Any:
         if not is_valid_uri(self.uri):
-            self._fail("spoc.E013", f"{self.uri!r} is not a dotted path such as 'pkg.mod.attr'")
+            self._fail("spoc.E005", f"{self.uri!r} is not a dotted path such as 'pkg.mod.attr'")
         if ":" in self.uri:
             module_path, _, attr_path = self.uri.partition(":")
             return self._attributes(self._import(module_path), module_path, attr_path.split("."))
@@ -73,8 +73,9 @@ class _Lookup:
         obj: Any = self._import(parts[0])
         path = parts[0]
         for index, part in enumerate(parts[1:], start=1):
-            if hasattr(obj, part):
-                obj = getattr(obj, part)
+            found = self._getattr(obj, path, part)
+            if found is not _MISSING:
+                obj = found
             elif isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
                 # A package whose submodule was never imported: import it now.
                 obj = self._import(f"{path}.{part}", parent=path, last=index == len(parts) - 1)
@@ -99,17 +100,30 @@ class _Lookup:
                     self._fail("spoc.E015", detail, exc)
                 self._fail("spoc.E013", f"no module named {exc.name!r}", exc)
             self._failed_import(module_path, exc)
-        except Exception as exc:  # the module's own error, whatever it is
+        except (Exception, SystemExit) as exc:  # the module's own error, whatever it is
             self._failed_import(module_path, exc)
+
+    def _getattr(self, obj: Any, path: str, name: str) -> Any:
+        """``getattr``, with ``_MISSING`` for a missing name. Anything else a lookup
+        raises (a lazy module's ``__getattr__`` failing to import) is that failure."""
+        try:
+            return getattr(obj, name)
+        except AttributeError:
+            return _MISSING
+        except Exception as exc:
+            self._fail(
+                "spoc.E014",
+                f"looking up {name!r} in {path!r} raised {type(exc).__name__}: {exc}",
+                exc,
+            )
 
     def _attributes(self, obj: Any, path: str, names: list[str]) -> Any:
         for name in names:
-            try:
-                obj = getattr(obj, name)
-            except AttributeError as exc:
+            found = self._getattr(obj, path, name)
+            if found is _MISSING:
                 kind = "module" if isinstance(obj, ModuleType) else "object"
-                self._fail("spoc.E015", f"{kind} {path!r} has no attribute {name!r}", exc)
-            path = f"{path}.{name}"
+                self._fail("spoc.E015", f"{kind} {path!r} has no attribute {name!r}")
+            obj, path = found, f"{path}.{name}"
         return obj
 
     def _failed_import(self, module_path: str, exc: BaseException) -> NoReturn:
@@ -133,6 +147,9 @@ class _Lookup:
             line=self.source.line if self.source else None,
         )
         raise PluginImportError(check) from cause
+
+
+_MISSING: Any = object()
 
 
 def _is_prefix(name: str, module_path: str) -> bool:

@@ -1,7 +1,8 @@
 """Keep secrets out of logs, reprs, errors and the CLI.
 
 Two rules: the password of a URL (``scheme://user:password@host``) is masked, and
-the value of any key named like ``password``/``secret``/``token``/``key`` is masked.
+the value of any key named like ``password``/``secret``/``token``/``api_key`` is
+masked, in a mapping and in text (``token=...``, ``'password': '...'``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,28 @@ from typing import Any
 
 MASK = "***"
 
-_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|credential|private)", re.I)
-# user:password@ in any URL-looking text; the user name stays, it helps debugging.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^@\s]*(?P<at>@)")
-# ?password=... and friends in query strings.
-_QUERY_SECRET = re.compile(
-    r"(?P<key>[?&](?:pass(?:word|wd)?|secret|token|api[_-]?key)=)[^&\s]*", re.I
+_SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
+_SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
+# user:password@host in any URL-looking text; the user name stays, it helps debugging.
+# The password runs to the *last* "@" of the authority, as urllib parses it, so a raw
+# "@" in a password does not leak what follows it.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s'\"<>]*:)"
+    r"[^/?#\s'\"<>]*(?P<at>@)"
+)
+# A quoted string literal, as repr() writes it.
+_QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+# key=value: query strings (?access_token=...), libpq DSNs, keyword-argument reprs.
+_ASSIGNED_SECRET = re.compile(
+    rf"(?P<key>\b[\w.-]*(?:{_SECRET_WORD})[\w.-]*\s*=\s*)"
+    rf"(?P<value>{_QUOTED_VALUE}|[^\s&;,)}}\]]+)",
+    re.I,
+)
+# 'key': value, as in the repr() of a dict.
+_MAPPED_SECRET = re.compile(
+    rf"(?P<key>(?P<q>['\"])[\w .-]*(?:{_SECRET_WORD})[\w .-]*(?P=q)\s*:\s*)"
+    rf"(?P<value>{_QUOTED_VALUE}|[^\s,}}\]]+)",
+    re.I,
 )
 
 
@@ -25,12 +42,19 @@ def is_secret_key(key: object) -> bool:
     return isinstance(key, str) and bool(_SECRET_KEY.search(key))
 
 
+def _mask_value(match: re.Match[str]) -> str:
+    value = match.group("value")
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group('key')}{quote}{MASK}{quote}"
+
+
 def redact_text(text: str) -> str:
-    """Mask passwords inside URLs (and secret query parameters) found in ``text``."""
-    if "://" not in text and "=" not in text:
+    """Mask URL passwords and the values of secret-named keys found in ``text``."""
+    if "@" not in text and "=" not in text and ":" not in text:
         return text
     text = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<at>", text)
-    return _QUERY_SECRET.sub(rf"\g<key>{MASK}", text)
+    text = _ASSIGNED_SECRET.sub(_mask_value, text)
+    return _MAPPED_SECRET.sub(_mask_value, text)
 
 
 def redact(value: Any) -> Any:
@@ -39,6 +63,13 @@ def redact(value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, Mapping):
         return {k: (MASK if is_secret_key(k) else redact(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, tuple):
+        items = [redact(v) for v in value]
+        # A namedtuple is built from fields, not from one iterable.
+        make = getattr(type(value), "_make", None)
+        return make(items) if callable(make) else tuple(items)
+    if isinstance(value, (set, frozenset)):
         return type(value)(redact(v) for v in value)
     return value
