@@ -74,7 +74,7 @@ class _Lookup:
         path = parts[0]
         for index, part in enumerate(parts[1:], start=1):
             found = self._getattr(obj, path, part)
-            if found is not _MISSING:
+            if not isinstance(found, _Missing):
                 obj = found
             elif isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
                 # A package whose submodule was never imported: import it now.
@@ -104,12 +104,12 @@ class _Lookup:
             self._failed_import(module_path, exc)
 
     def _getattr(self, obj: Any, path: str, name: str) -> Any:
-        """``getattr``, with ``_MISSING`` for a missing name. Anything else a lookup
+        """``getattr``, with a :class:`_Missing` for a missing name. Anything else a lookup
         raises (a lazy module's ``__getattr__`` failing to import) is that failure."""
         try:
             return getattr(obj, name)
-        except AttributeError:
-            return _MISSING
+        except AttributeError as exc:
+            return _Missing(exc)
         except Exception as exc:
             self._fail(
                 "spoc.E014",
@@ -120,9 +120,10 @@ class _Lookup:
     def _attributes(self, obj: Any, path: str, names: list[str]) -> Any:
         for name in names:
             found = self._getattr(obj, path, name)
-            if found is _MISSING:
+            if isinstance(found, _Missing):
                 kind = "module" if isinstance(obj, ModuleType) else "object"
-                self._fail("spoc.E015", f"{kind} {path!r} has no attribute {name!r}")
+                detail = f"{kind} {path!r} has no attribute {name!r}"
+                self._fail("spoc.E015", detail, found.error)
             obj, path = found, f"{path}.{name}"
         return obj
 
@@ -149,7 +150,11 @@ class _Lookup:
         raise PluginImportError(check) from cause
 
 
-_MISSING: Any = object()
+class _Missing:
+    """A name a lookup did not find, with the ``AttributeError`` to chain."""
+
+    def __init__(self, error: AttributeError) -> None:
+        self.error = error
 
 
 def _is_prefix(name: str, module_path: str) -> bool:

@@ -240,6 +240,7 @@ def test_a_missing_attribute_names_module_and_name(mod: str) -> None:
     error = load_error(f"{mod}.no_such_thing")
     assert error.id == "spoc.E015"
     assert f"module {mod!r} has no attribute 'no_such_thing'" in str(error)
+    assert isinstance(error.__cause__, AttributeError)
 
 
 def test_a_missing_nested_attribute_names_the_object(mod: str) -> None:
@@ -247,6 +248,7 @@ def test_a_missing_nested_attribute_names_the_object(mod: str) -> None:
     assert error.id == "spoc.E015"
     assert f"{mod}.Plugin" in str(error)
     assert "'missing'" in str(error)
+    assert isinstance(error.__cause__, AttributeError)
 
 
 def test_a_missing_attribute_in_the_colon_form(mod: str) -> None:
