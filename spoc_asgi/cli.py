@@ -78,7 +78,6 @@ from typing import Any, TextIO
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Router
-from starlette.types import Receive, Scope, Send
 
 from spoc_asgi import backends, hooks, middleware, routes
 from spoc_asgi.app import create_app
@@ -151,10 +150,7 @@ def inspect_project(base_dir: Path) -> Inspection:
         for uri, obj in framework.plugins.get(group, {}).items():
             adapted = _adapt(inspection, framework, adapter, (group, uri, obj))
             if group == "middleware":
-                built = adapted if isinstance(adapted, Middleware) else None
-                if built is not None and not _middleware_builds(inspection, uri, built):
-                    built = None
-                inspection.onion.append((uri, built))
+                inspection.onion.append((uri, adapted if isinstance(adapted, Middleware) else None))
     return inspection
 
 
@@ -169,22 +165,6 @@ def _adapt(
     except Exception as exc:  # a plugin's own constructor or configure() raised
         inspection.problems.append(_rejected(inspection, group, uri, exc))
     return None
-
-
-async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
-    pass
-
-
-def _middleware_builds(inspection: Inspection, uri: str, built: Middleware) -> bool:
-    """Construct the middleware once around a dummy app: Starlette only builds the
-    stack on the first request, so bad options would otherwise pass ``create_app``."""
-    cls, args, kwargs = built
-    try:
-        cls(_no_app, *args, **kwargs)
-    except Exception as exc:
-        inspection.problems.append(_rejected(inspection, "middleware", uri, exc))
-        return False
-    return True
 
 
 def _rejected(inspection: Inspection, group: str, uri: str, exc: Exception) -> CheckMessage:

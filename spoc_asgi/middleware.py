@@ -37,6 +37,7 @@ from spoc_asgi.shapes import (
     check_arguments,
     instantiate,
     is_async_callable,
+    options_error,
     positional_count,
     shape_error,
 )
@@ -211,14 +212,24 @@ def _request_function(func: RequestFunction, uri: str, blocking: bool) -> Middle
 def _check_middleware_arguments(
     cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any], uri: str, source: PluginSource | None
 ) -> None:
+    """Fail at build time (spoc.E021) on options the middleware would reject.
+
+    Starlette builds the middleware stack lazily, on the first call, which under
+    uvicorn is the lifespan: a constructor raising there reads as "lifespan
+    unsupported" and the app serves without its hooks. So the signature is checked
+    and the middleware is built once, around a stand-in app, now.
+    """
     if inspect.isclass(cls):
-        check_arguments(
-            cls, (_AppPlaceholder(), *args), kwargs, group="middleware", uri=uri, source=source
-        )
+        check_arguments(cls, (_no_app, *args), kwargs, group="middleware", uri=uri, source=source)
+    try:
+        cls(_no_app, *args, **kwargs)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise options_error("middleware", uri, "failed with", kwargs, source, reason) from exc
 
 
-class _AppPlaceholder:
-    """Stands for the wrapped app when checking a middleware class's signature."""
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
+    """Stands for the wrapped app when a middleware is built to check its options."""
 
 
 def build_middleware(framework: Framework) -> list[Middleware]:

@@ -396,6 +396,37 @@ def test_unknown_option_for_asgi_class_fails_at_build_time(project: Project) -> 
     assert "settings.py" in message
 
 
+def test_middleware_rejecting_an_option_value_fails_at_build_time(project: Project) -> None:
+    # Starlette builds middleware lazily (under uvicorn: during the lifespan); a
+    # constructor refusing a value must fail create_app, naming the URI, instead.
+    module = project.module(
+        """
+        class Strict:
+            def __init__(self, app, limit=1):
+                if limit < 1:
+                    raise ValueError("limit must be at least 1")
+                self.app = app
+
+            async def __call__(self, scope, receive, send):
+                await self.app(scope, receive, send)
+        """
+    )
+    project.toml(
+        f"""
+        [spoc.plugins]
+        middleware = ["{module}.Strict"]
+        [spoc.config.middleware.Strict]
+        limit = 0
+        """
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E021"
+    assert f"{module}.Strict" in str(caught.value)
+    assert "limit must be at least 1" in str(caught.value)
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
 def test_unknown_option_for_request_function_class_fails_at_build_time(project: Project) -> None:
     configure(project, ["Processor"], "MIDDLEWARE_CONFIG = {'Processor': {'colour': 'red'}}")
     with pytest.raises(ConfigurationError) as caught:
