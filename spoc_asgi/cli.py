@@ -67,12 +67,13 @@ import argparse
 import inspect
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, TextIO
 
 from starlette.applications import Starlette
@@ -123,7 +124,7 @@ class Inspection:
 
 def _build_backend(group: str) -> Adapter:
     def build(framework: Framework, uri: str, obj: Any) -> Any:
-        return backends._build(framework, group, uri, obj)
+        return backends.build_backend(framework, group, uri, obj)
 
     return build
 
@@ -511,6 +512,9 @@ def command_run(args: argparse.Namespace) -> int:
             return 1
         # Inherited by reload and worker processes, which import the app afresh.
         os.environ[BASE_DIR_ENV] = str(base_dir)
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler
+        # that was there before it: make that handler a clean exit, not a kill.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
             uvicorn_main.main(
                 args=uvicorn_arguments(args, base_dir),
@@ -520,6 +524,10 @@ def command_run(args: argparse.Namespace) -> int:
         except SystemExit as exit_:
             return exit_code(exit_.code)
     return 0  # pragma: no cover - click always exits in standalone mode
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def uvicorn_arguments(args: argparse.Namespace, base_dir: Path) -> list[str]:

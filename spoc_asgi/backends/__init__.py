@@ -74,7 +74,8 @@ def is_backend(obj: Any) -> bool:
     return callable(getattr(obj, "connect", None)) and callable(getattr(obj, "disconnect", None))
 
 
-def _build(framework: Framework, group: str, uri: str, obj: Any) -> Any:
+def build_backend(framework: Framework, group: str, uri: str, obj: Any) -> Any:
+    """One database/cache entry as a backend instance (its options applied)."""
     source = framework.sources[group].get(uri)
     options = framework.options_for(group, uri)
     if inspect.isclass(obj):
@@ -105,7 +106,7 @@ class Backends:
             loaded = framework.plugins.get(group)
             if loaded:
                 groups[group] = OrderedDict(
-                    (uri, _build(framework, group, uri, obj)) for uri, obj in loaded.items()
+                    (uri, build_backend(framework, group, uri, obj)) for uri, obj in loaded.items()
                 )
         return cls(groups)
 
