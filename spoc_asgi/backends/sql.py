@@ -1,0 +1,372 @@
+"""``SQLDatabase``: the SQL backend (group ``database``, name ``sql``), on SQLAlchemy 2 async.
+
+Options (``DATABASE_CONFIG = {"sql": {...}}``):
+
+* ``url``: an async SQLAlchemy URL, e.g. ``postgresql+asyncpg://user:pw@host/db`` or
+  ``sqlite+aiosqlite:///data/app.sqlite3``. Default: ``<base_dir>/spoc.sqlite3``. A
+  relative SQLite path is taken from the app's base dir, not the working directory;
+  ``sqlite+aiosqlite://`` is an in-memory database (one connection, for tests);
+* ``echo``, ``pool_size``, ``max_overflow``, ``pool_timeout``, ``pool_recycle``: passed to
+  ``create_async_engine`` (the pool options need a queue pool, so not in-memory SQLite);
+  ``pool_pre_ping`` is always on, so connections broken by a server restart are replaced;
+* ``connect_timeout`` (seconds, default 10): bounds the startup check, and each new
+  PostgreSQL connection;
+* ``connect_args``: passed to the driver (e.g. ``{"server_settings": {"application_name":
+  "web"}}`` for asyncpg);
+* ``sqlite_pragmas``: run on every new SQLite connection; default
+  ``{"journal_mode": "WAL", "foreign_keys": "ON"}`` (readers do not block the writer;
+  foreign keys are enforced as in PostgreSQL); ``{}`` runs none;
+* ``engine_options``: any other ``create_async_engine`` keyword.
+
+SQL text takes ``:name`` parameters on every dialect. Statements run in their own
+transaction (committed on success), unless made inside ``async with db.transaction()``
+by the same task: then they share its connection and roll back with it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from spoc_asgi.backends._shared import (
+    InvalidOption,
+    connect_error,
+    non_negative_int,
+    optional_positive_number,
+    positive_number,
+)
+from spoc_asgi.errors import BackendNotReadyError
+from spoc_asgi.redaction import redact_text
+
+try:
+    from sqlalchemy import event, text
+    from sqlalchemy.engine import URL, CursorResult, make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.ext.asyncio import (
+        AsyncConnection,
+        AsyncEngine,
+        AsyncSession,
+        async_sessionmaker,
+        create_async_engine,
+    )
+    from sqlalchemy.pool import QueuePool
+    from sqlalchemy.sql import Executable
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "spoc_asgi.backends.sql.SQLDatabase needs SQLAlchemy: pip install 'spoc_asgi[sql]' "
+        "(and 'spoc_asgi[postgres]' for PostgreSQL)"
+    ) from exc
+
+T = TypeVar("T")
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+Statement = str | Executable
+
+DEFAULT_FILE = "spoc.sqlite3"
+DEFAULT_SQLITE_PRAGMAS: Mapping[str, str | int] = {"journal_mode": "WAL", "foreign_keys": "ON"}
+QUEUE_POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout")
+_PRAGMA_NAME = re.compile(r"[A-Za-z_]+")
+_PRAGMA_VALUE = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+class SQLDatabase:
+    name = "sql"
+
+    def __init__(
+        self,
+        *,
+        url: str | URL | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        echo: bool | str = False,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: float | None = None,
+        connect_timeout: float = 10.0,
+        connect_args: Mapping[str, Any] | None = None,
+        sqlite_pragmas: Mapping[str, str | int] | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.url = _resolve_url(url, Path(base_dir) if base_dir is not None else Path.cwd())
+        self.connect_timeout = positive_number("connect_timeout", connect_timeout)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._engine_kwargs = self._engine_options(
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=pool_recycle,
+            connect_args=connect_args,
+            engine_options=engine_options,
+        )
+        self._pragmas = _sqlite_pragmas(self.url, sqlite_pragmas) if self.is_sqlite else {}
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        # The connection of the transaction() the current task is in, per instance.
+        self._current: ContextVar[AsyncConnection | None] = ContextVar(
+            f"spoc_sql_transaction_{id(self)}", default=None
+        )
+
+    def __repr__(self) -> str:
+        return f"SQLDatabase(url={self.display_url!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked: safe for logs and errors."""
+        return redact_text(self.url.render_as_string(hide_password=True))
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise self._not_connected()
+        return self._engine
+
+    def _not_connected(self) -> BackendNotReadyError:
+        return BackendNotReadyError(
+            f"{self!r} is not connected: the app's lifespan connects it "
+            f"(or await connect() when using it on its own)"
+        )
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._engine is not None:
+            return
+        try:
+            engine = self._create_engine()
+        except Exception as exc:  # a missing driver, an option the dialect rejects
+            raise connect_error("sql database", self.display_url, exc) from exc
+        try:
+            with anyio.fail_after(self.connect_timeout):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            await engine.dispose()
+            detail = f"no answer within {self.connect_timeout:g}s (connect_timeout)"
+            raise connect_error(
+                "sql database",
+                self.display_url,
+                _driver_error(exc),
+                detail if _timed_out(exc) else None,
+            ) from exc
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def disconnect(self) -> None:
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def ping(self) -> bool:
+        engine = self.engine
+        try:
+            with anyio.fail_after(self.connect_timeout):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError):
+            return False
+        return True
+
+    # -- queries ----------------------------------------------------------------------
+
+    async def execute(self, sql: Statement, params: Params = None) -> int:
+        """Run a statement; return its row count as the driver reports it.
+
+        -1 where the driver has none: DDL, and a list of parameter sets on asyncpg.
+        """
+        return await self._run(sql, params, lambda result: result.rowcount)
+
+    async def fetch_all(self, sql: Statement, params: Params = None) -> list[dict[str, Any]]:
+        return await self._run(sql, params, lambda result: [dict(r) for r in result.mappings()])
+
+    async def fetch_one(self, sql: Statement, params: Params = None) -> dict[str, Any] | None:
+        def first(result: CursorResult[Any]) -> dict[str, Any] | None:
+            row = result.mappings().first()
+            return None if row is None else dict(row)
+
+        return await self._run(sql, params, first)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """Commit on success, roll back on error; nested calls are savepoints.
+
+        ``execute``/``fetch_*``/``session()`` calls made inside it by the same task use
+        its connection. Do not share it between tasks running at the same time.
+        """
+        current = self._current.get()
+        if current is not None:
+            async with current.begin_nested():
+                yield current
+            return
+        async with self.engine.begin() as connection:
+            token = self._current.set(connection)
+            try:
+                yield connection
+            finally:
+                self._current.reset(token)
+
+    def session(self, **options: Any) -> AsyncSession:
+        """A new ORM ``AsyncSession`` (use ``async with``); inside ``transaction()`` it joins it."""
+        sessions = self._sessions
+        if sessions is None:
+            raise self._not_connected()
+        connection = self._current.get()
+        if connection is not None:
+            options = {"bind": connection, "join_transaction_mode": "create_savepoint", **options}
+        return sessions(**options)
+
+    async def _run(
+        self, sql: Statement, params: Params, read: Callable[[CursorResult[Any]], T]
+    ) -> T:
+        statement = text(sql) if isinstance(sql, str) else sql
+        connection = self._current.get()
+        if connection is not None:
+            return read(await connection.execute(statement, params))
+        async with self.engine.begin() as connection:
+            return read(await connection.execute(statement, params))
+
+    # -- engine -----------------------------------------------------------------------
+
+    def _engine_options(
+        self,
+        *,
+        echo: bool | str,
+        pool_size: int | None,
+        max_overflow: int | None,
+        pool_timeout: float | None,
+        pool_recycle: float | None,
+        connect_args: Mapping[str, Any] | None,
+        engine_options: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        if echo not in (True, False, "debug"):
+            raise InvalidOption(f"echo must be true, false or 'debug', got {echo!r}")
+        for name, value in (("connect_args", connect_args), ("engine_options", engine_options)):
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidOption(f"{name} must be a dict, got {type(value).__name__}")
+        pool = {
+            "pool_size": None if pool_size is None else non_negative_int("pool_size", pool_size),
+            "max_overflow": _max_overflow(max_overflow),
+            "pool_timeout": optional_positive_number("pool_timeout", pool_timeout),
+            "pool_recycle": optional_positive_number("pool_recycle", pool_recycle),
+        }
+        options: dict[str, Any] = dict(engine_options or {})
+        options.update({name: value for name, value in pool.items() if value is not None})
+        self._check_pool_options(options)
+        arguments = dict(connect_args or {})
+        if self.url.get_driver_name() == "asyncpg":
+            arguments.setdefault("timeout", self.connect_timeout)
+        if arguments:
+            options["connect_args"] = arguments
+        # Always on: a connection the server dropped (restart, idle kill) is replaced
+        # on checkout instead of failing the request that drew it from the pool.
+        options.update(echo=echo, pool_pre_ping=True)
+        return options
+
+    def _check_pool_options(self, options: Mapping[str, Any]) -> None:
+        given = [name for name in QUEUE_POOL_OPTIONS if name in options]
+        if not given or "poolclass" in options:
+            return
+        dialect: Any = self.url.get_dialect()  # a DefaultDialect subclass
+        pool_class = dialect.get_pool_class(self.url)
+        if not issubclass(pool_class, QueuePool):
+            raise InvalidOption(
+                f"{', '.join(given)} cannot be used with {self.display_url}: its "
+                f"{pool_class.__name__} keeps a single connection"
+            )
+
+    def _create_engine(self) -> AsyncEngine:
+        if self.is_sqlite and (path := _sqlite_file(self.url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(self.url, **self._engine_kwargs)
+        if self.is_sqlite:
+            _install_sqlite_hooks(engine, self._pragmas)
+        return engine
+
+
+def _resolve_url(url: Any, base_dir: Path) -> URL:
+    if url is None:
+        return URL.create("sqlite+aiosqlite", database=str(base_dir.absolute() / DEFAULT_FILE))
+    if not isinstance(url, (str, URL)):
+        raise InvalidOption(f"url must be a string, got {type(url).__name__}")
+    shown = redact_text(str(url))
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise InvalidOption(
+            f"url {shown!r} is not a usable SQLAlchemy URL ({exc}); expected e.g. "
+            f"'postgresql+asyncpg://user:password@host/db' or 'sqlite+aiosqlite:///file.sqlite3'"
+        ) from None
+    if not dialect.is_async:
+        raise InvalidOption(
+            f"url {shown!r} uses the synchronous driver {parsed.get_driver_name()!r}; "
+            f"name an async one, e.g. 'postgresql+asyncpg://...' or 'sqlite+aiosqlite:///...'"
+        )
+    path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and not path.is_absolute():
+        parsed = parsed.set(database=str(base_dir.absolute() / path))
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory and ``file:`` URI databases."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _sqlite_pragmas(url: URL, pragmas: Any) -> dict[str, str | int]:
+    if pragmas is None:
+        chosen = dict(DEFAULT_SQLITE_PRAGMAS)
+        if _sqlite_file(url) is None:
+            chosen.pop("journal_mode")  # WAL needs a file
+        return chosen
+    if not isinstance(pragmas, Mapping):
+        raise InvalidOption(f"sqlite_pragmas must be a dict, got {type(pragmas).__name__}")
+    for name, value in pragmas.items():
+        if not (isinstance(name, str) and _PRAGMA_NAME.fullmatch(name)) or not (
+            isinstance(value, (str, int)) and _PRAGMA_VALUE.fullmatch(str(value))
+        ):
+            raise InvalidOption(f"sqlite_pragmas: {name!r}={value!r} is not a simple pragma")
+    return dict(pragmas)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, pragmas: Mapping[str, str | int]) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below): the sqlite3 module's own handling
+        # skips it before DDL and breaks SAVEPOINT, so a rollback would not undo all.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for name, value in pragmas.items():
+            cursor.execute(f"PRAGMA {name}={value}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _max_overflow(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+        raise InvalidOption(f"max_overflow must be an integer >= -1, got {value!r}")
+    return value
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """The driver's own error inside SQLAlchemy's wrapper: its name and text say more."""
+    original = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    return original if isinstance(original, BaseException) else exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return isinstance(exc, TimeoutError) and not str(exc)
