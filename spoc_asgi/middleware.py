@@ -25,7 +25,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import Request, empty_send
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +56,20 @@ class _Request(Request):
     ``Request.body()`` keeps what it read, but ``stream()`` (and ``form()``, which
     reads through it) would leave the app nothing; here they read through
     ``body()`` too, so :class:`RequestFunctionMiddleware` can replay the bytes.
+
+    One is built for every request, so construction is kept to two attribute
+    writes: the defaults ``Request.__init__`` would set per instance live on the
+    class (a test keeps them in step with Starlette's).
     """
+
+    _send = staticmethod(empty_send)
+    _stream_consumed = False
+    _is_disconnected = False
+    _form = None
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
         if not hasattr(self, "_body"):

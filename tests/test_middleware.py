@@ -683,3 +683,21 @@ def test_no_module_uses_base_http_middleware() -> None:
                 if isinstance(node, ast.ImportFrom) and node.module == "starlette.middleware.base":
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_adapters_request_matches_starlettes_request_state() -> None:
+    # _Request skips Request.__init__ for speed and keeps its defaults on the class:
+    # if Starlette ever sets another attribute in __init__, this fails first.
+    from starlette.requests import Request
+
+    from spoc_asgi.middleware import _Request
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope: dict[str, Any] = {"type": "http", "headers": [(b"x-key", b"1")], "method": "GET"}
+    reference = Request(scope, receive)
+    lean = _Request(scope, receive)
+    for name, value in vars(reference).items():
+        assert getattr(lean, name) == value, name
+    assert lean.headers["x-key"] == "1"
