@@ -469,28 +469,26 @@ def importable(base_dir: Path) -> Iterator[None]:
                 sys.path.remove(path)
 
 
-def command_plugins(args: argparse.Namespace) -> int:
+def _report(
+    args: argparse.Namespace,
+    to_data: Callable[[Inspection], dict[str, Any]],
+    write: Callable[[dict[str, Any], TextIO], None],
+) -> int:
+    """Inspect the project, print ``to_data`` of it (as JSON or text), exit 1 on errors."""
     base_dir = Path(args.base_dir).resolve()
     with importable(base_dir):
         inspection = inspect_project(base_dir)
-    data = plugins_data(inspection)
-    if args.json:
-        _dump_json(data, sys.stdout)
-    else:
-        write_plugins(data, sys.stdout)
+    data = to_data(inspection)
+    (_dump_json if args.json else write)(data, sys.stdout)
     return 1 if inspection.errors else 0
+
+
+def command_plugins(args: argparse.Namespace) -> int:
+    return _report(args, plugins_data, write_plugins)
 
 
 def command_check(args: argparse.Namespace) -> int:
-    base_dir = Path(args.base_dir).resolve()
-    with importable(base_dir):
-        inspection = inspect_project(base_dir)
-    data = check_data(inspection)
-    if args.json:
-        _dump_json(data, sys.stdout)
-    else:
-        write_problems(data, sys.stdout)
-    return 1 if inspection.errors else 0
+    return _report(args, check_data, write_problems)
 
 
 def command_run(args: argparse.Namespace) -> int:
