@@ -206,7 +206,7 @@ class Runtime:
         counts = ", ".join(f"{group}={len(items)}" for group, items in plugins.items())
         backends = "; ".join(self.backends.describe()) or "none"
         logger.info(
-            "spoc_asgi started %s (mode=%s) in %.1f ms: plugins %s; backends %s",
+            "started %s (mode=%s) in %.1f ms: plugins %s; backends %s",
             self.framework.base_dir,
             self.framework.config.mode,
             seconds * 1000,

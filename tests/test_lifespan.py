@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -390,3 +391,49 @@ async def test_caller_lifespan_failure_names_it(project: Project, module_name: s
     assert "lifespan 'lifespan=' raised LookupError: caller broke" in sent[0]["message"]
     assert isinstance(error, SpocError)
     assert module.EVENTS == ["A up", "A down"]
+
+
+def test_startup_logs_one_concise_summary_with_redacted_backends(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    module = project.module(
+        """
+        class Store:
+            name = "store"
+
+            def __init__(self, url="postgresql://app:hunter2@db.example/app"):
+                self.url = url
+
+            def connect(self):
+                pass
+
+            def disconnect(self):
+                pass
+
+            def __repr__(self):
+                return f"Store(url={self.url!r})"
+
+        def hook():
+            pass
+        """
+    )
+    project.toml(
+        f"""
+        [spoc]
+        mode = "staging"
+        [spoc.plugins]
+        hooks = ["{module}.hook"]
+        database = ["{module}.Store"]
+        """
+    )
+    caplog.set_level(logging.INFO, logger="spoc_asgi")
+    with TestClient(create_app(project.base_dir)):
+        pass
+    summaries = [r for r in caplog.records if r.name == "spoc_asgi" and r.levelno == logging.INFO]
+    assert len(summaries) == 1
+    text = summaries[0].getMessage()
+    assert "mode=staging" in text
+    assert "hooks=1" in text and "database=1" in text
+    assert " ms" in text
+    assert "postgresql://app:***@db.example/app" in text
+    assert "hunter2" not in text
