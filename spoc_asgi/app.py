@@ -51,7 +51,6 @@ def assemble(
         Backends.build(framework),
         build_hooks(framework),
         inner=inner_lifespan,
-        middleware_count=len(middleware),
         inner_name=inner_name,
     )
     return Parts(framework, middleware, build_routes(framework), runtime)

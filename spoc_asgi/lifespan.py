@@ -86,7 +86,6 @@ class Runtime:
         hooks: list[Step],
         inner: Lifespan | None = None,
         target: Any = None,
-        middleware_count: int = 0,
         inner_name: str = "lifespan=",
     ) -> None:
         self.framework = framework
@@ -96,7 +95,6 @@ class Runtime:
         self.inner_name = inner_name  # how messages name ``inner``
         self.target = target  # the app hooks receive and whose app.state is published
         self.timeout = framework.config.hook_timeout
-        self.middleware_count = middleware_count
         # The lifespan state while the app runs (None otherwise): spoc_asgi.mount()
         # lays it over the host's for requests to a mounted app.
         self.state: dict[str, Any] | None = None
@@ -176,7 +174,7 @@ class Runtime:
                 if error is not None:
                     errors.append(error)
                     if log_only:  # another error is on its way up; do not lose this one
-                        logger.error("spoc_asgi: while stopping (%s): %s", reason, error)
+                        logger.error("while stopping (%s): %s", reason, error)
         self.publish(self.backends.placeholders(reason))
         return errors
 
