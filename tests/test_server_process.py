@@ -77,9 +77,18 @@ def free_port() -> int:
         return port
 
 
+UVICORN = (sys.executable, "-m", "uvicorn")
+# `spoc-asgi run` serving the same app: it checks the configuration first.
+SPOC_ASGI_RUN = (sys.executable, "-m", "spoc_asgi", "run", "--base-dir", "example_app", "--app")
+
+
 @contextmanager
 def uvicorn(
-    target: str, tmp_path: Path, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None
+    target: str,
+    tmp_path: Path,
+    cwd: Path = REPO_ROOT,
+    env: dict[str, str] | None = None,
+    launcher: tuple[str, ...] = UVICORN,
 ) -> Iterator[Server]:
     port = free_port()
     log = tmp_path / f"uvicorn-{port}.log"
@@ -91,7 +100,7 @@ def uvicorn(
         PYTHONUNBUFFERED="1",
         **(env or {}),
     )
-    command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port)]
+    command = [*launcher, target, "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, cwd=cwd, env=environment, stdout=output, stderr=subprocess.STDOUT
@@ -105,19 +114,22 @@ def uvicorn(
 
 
 @pytest.mark.parametrize(
-    ("sent", "exit_code"),
+    ("launcher", "sent", "exit_code"),
     [
-        (signal.SIGINT, 0),
+        (UVICORN, signal.SIGINT, 0),
         # uvicorn re-raises a captured SIGTERM once it has shut down, so a supervisor
-        # sees the process end by that signal: graceful, but not "exit 0".
-        (signal.SIGTERM, -signal.SIGTERM),
+        # sees the process end by that signal: graceful, but not "exit 0" ...
+        (UVICORN, signal.SIGTERM, -signal.SIGTERM),
+        # ... while `spoc-asgi run` turns that re-raised SIGTERM into exit 0.
+        (SPOC_ASGI_RUN, signal.SIGTERM, 0),
+        (SPOC_ASGI_RUN, signal.SIGINT, 0),
     ],
-    ids=["SIGINT", "SIGTERM"],
+    ids=["uvicorn-SIGINT", "uvicorn-SIGTERM", "spoc-asgi-run-SIGTERM", "spoc-asgi-run-SIGINT"],
 )
 def test_a_signal_lets_the_in_flight_request_finish_then_runs_shutdown_hooks(
-    tmp_path: Path, sent: signal.Signals, exit_code: int
+    tmp_path: Path, launcher: tuple[str, ...], sent: signal.Signals, exit_code: int
 ) -> None:
-    with uvicorn("example_app:app", tmp_path) as server:
+    with uvicorn("example_app:app", tmp_path, launcher=launcher) as server:
         server.wait_until_ready()
         created = httpx.post(
             f"{server.url}/notes", json={"title": "kept"}, headers={"X-API-Key": API_KEY}
