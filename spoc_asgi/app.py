@@ -8,6 +8,7 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from spoc_asgi.middleware import build_middleware
 from spoc_asgi.routes import build_routes
 
 PathLike = str | os.PathLike[str]
+logger = logging.getLogger("spoc_asgi")
 
 
 @dataclass
@@ -42,6 +44,8 @@ def assemble(
     framework: Framework, inner_lifespan: Lifespan | None = None, inner_name: str = "lifespan="
 ) -> Parts:
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    for warning in framework.reporter.messages:  # errors have raised already
+        logger.warning("%s", warning)
     if inspect.isasyncgenfunction(inner_lifespan):
         # Starlette still accepts (with a deprecation warning) a bare async generator.
         inner_lifespan = asynccontextmanager(inner_lifespan)

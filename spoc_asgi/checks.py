@@ -3,8 +3,8 @@
 Every rule that can reject a configuration reports through a :class:`Reporter`.
 The app factory uses a strict reporter (the first error raises); ``spoc-asgi check``
 uses a collecting one, so it can list every problem at once. The catalogue below is
-the single source of ids, titles and hints (docs/checks.md is generated from the
-same text and a test keeps the two in step).
+the single source of ids, titles and hints; docs/checks.md explains each one, and
+tests/test_docs.py keeps its titles and hints in step with this file.
 """
 
 from __future__ import annotations

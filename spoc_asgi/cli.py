@@ -615,4 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exit_.code)
     args.uvicorn_args = passthrough
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        # `spoc-asgi plugins | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -212,8 +212,11 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
     func = request_function_of(obj)
     if func is None:
         raise shape_error("spoc.E016", group, uri, obj, EXPECTED_SHAPES, source)
-    configure = getattr(obj, "configure", None)
-    if options and callable(configure):
+    if options:
+        configure = getattr(obj, "configure", None)
+        if not callable(configure):
+            reason = "a request function takes no options; use a class with configure()"
+            raise options_error(group, uri, "cannot take", options, source, reason)
         configure(**options)
     return _request_function(func, uri, is_blocking(obj))
 

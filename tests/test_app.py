@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -157,3 +158,15 @@ def test_two_apps_do_not_share_configuration(project: Project, tmp_path: Any) ->
         assert one.get("/single").status_code == 200
         assert two.get("/single").status_code == 404
     assert second.state.framework.plugins == {}
+
+
+def test_configuration_warnings_are_logged_by_create_app(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    project.toml('[spoc.plugins]\nvalidators = ["os.path.join", "os.path.join"]\n')
+    caplog.set_level(logging.WARNING, logger="spoc_asgi")
+    create_app(project.base_dir)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "spoc.W002" in warnings[0]
+    assert "os.path.join" in warnings[0]

@@ -641,3 +641,32 @@ def wait_for(url: str, server: subprocess.Popen[str]) -> httpx.Response:
                 output = server.communicate()[0] if server.poll() is not None else ""
                 pytest.fail(f"the server did not come up: {output}")
             time.sleep(0.1)
+
+
+def test_a_reader_closing_the_pipe_early_gets_no_traceback(project: Project) -> None:
+    # `spoc-asgi plugins --json | head`: more output than a pipe buffer holds.
+    names = [f"value_{number}" for number in range(3000)]
+    module = project.module("".join(f"{name} = {number}\n" for number, name in enumerate(names)))
+    uris = [f"{module}.{name}" for name in names]
+    project.settings(f"PLUGINS = {{'constants': {uris!r}}}\n")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "spoc_asgi",
+            "plugins",
+            "--json",
+            "--base-dir",
+            str(project.base_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=program_env(project),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(10)
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    process.wait(timeout=30)
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors

@@ -701,3 +701,13 @@ def test_the_adapters_request_matches_starlettes_request_state() -> None:
     for name, value in vars(reference).items():
         assert getattr(lean, name) == value, name
     assert lean.headers["x-key"] == "1"
+
+
+def test_options_for_a_plain_request_function_fail_at_build_time(project: Project) -> None:
+    # A function cannot take options: silently dropping them would hide a mistake.
+    module = configure(project, ["log_request"], "MIDDLEWARE_CONFIG = {'log_request': {'x': 1}}")
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E021"
+    assert f"{module}.log_request" in str(caught.value)
+    assert "takes no options" in str(caught.value)
