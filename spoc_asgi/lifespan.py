@@ -188,9 +188,11 @@ class Runtime:
     ) -> Any:
         entry = _Running(step)
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(self.timeout) as deadline:
                 state = await task_group.start(entry.run, app)
         except TimeoutError as exc:
+            if not deadline.cancel_called:  # the step's own TimeoutError, not ours
+                raise _StepFailed(f"{step.label} raised TimeoutError: {exc}") from exc
             raise _StepFailed(
                 f"{step.label} did not start within {self.timeout:g}s (hook_timeout)"
             ) from exc

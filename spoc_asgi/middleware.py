@@ -18,6 +18,7 @@ keeps them as cheap as hand-written middleware (``BaseHTTPMiddleware`` is not us
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -112,7 +113,7 @@ class RequestFunctionMiddleware:
         except PermissionError as exc:
             result = _forbidden(exc)
         except HTTPException as exc:
-            result = PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+            result = _http_exception_response(exc)
         if result is not None and result is not request:
             if isinstance(result, Response):
                 await result(scope, receive, send)
@@ -129,6 +130,13 @@ class RequestFunctionMiddleware:
 
     def __repr__(self) -> str:
         return f"RequestFunctionMiddleware({self.uri or self.func!r})"
+
+
+def _http_exception_response(exc: HTTPException) -> Response:
+    # As Starlette's own handler: 204 and 304 must not carry a body.
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 def _forbidden(exc: PermissionError) -> Response:
@@ -184,8 +192,11 @@ def request_function_of(obj: Any) -> RequestFunction | None:
     process = getattr(obj, "process", None)
     if callable(process) and accepts_positional(process, 1):
         return process  # type: ignore[no-any-return]
-    if callable(obj) and accepts_positional(obj, 1):
-        return obj  # type: ignore[no-any-return]
+    if inspect.isroutine(obj) or isinstance(obj, functools.partial):
+        return obj if accepts_positional(obj, 1) else None
+    call = getattr(obj, "__call__", None)  # noqa: B004 - the bound method carries its markers
+    if callable(call) and accepts_positional(call, 1):
+        return call  # type: ignore[no-any-return]
     return None
 
 

@@ -20,7 +20,8 @@ _SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
 # "@" in a password does not leak what follows it.
 _URL_PASSWORD = re.compile(
     r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s'\"<>]*:)"
-    r"[^/?#\s'\"<>]*(?P<at>@)"
+    # Up to the last "@" before the next URL: SQLAlchemy accepts "/", "?", "#" in passwords.
+    r"(?:(?!://)[^\s'\"<>])*(?P<at>@)"
 )
 # A quoted string literal, as repr() writes it.
 _QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""

@@ -170,3 +170,32 @@ def test_configuration_warnings_are_logged_by_create_app(
     assert len(warnings) == 1
     assert "spoc.W002" in warnings[0]
     assert "os.path.join" in warnings[0]
+
+
+def test_a_router_with_its_own_middleware_is_refused(project: Project) -> None:
+    # Taking only its routes would serve them without the Router's middleware.
+    module = project.module(
+        """
+        from starlette.middleware import Middleware
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route, Router
+
+        class DenyAll:
+            def __init__(self, app):
+                self.app = app
+
+            async def __call__(self, scope, receive, send):
+                await PlainTextResponse("denied", status_code=403)(scope, receive, send)
+
+        async def page(request):
+            return PlainTextResponse("secret")
+
+        admin = Router([Route("/admin", page)], middleware=[Middleware(DenyAll)])
+        """
+    )
+    project.toml(f'[spoc.plugins]\nroutes = ["{module}.admin"]\n')
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E019"
+    assert f"{module}.admin" in str(caught.value)
+    assert "Mount(" in str(caught.value)

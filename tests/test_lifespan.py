@@ -437,3 +437,19 @@ def test_startup_logs_one_concise_summary_with_redacted_backends(
     assert " ms" in text
     assert "postgresql://app:***@db.example/app" in text
     assert "hunter2" not in text
+
+
+def test_a_hooks_own_timeout_error_is_not_reported_as_an_overrun(project: Project) -> None:
+    module = project.module(
+        """
+        async def connect(app):
+            raise TimeoutError("upstream auth server timed out")
+        """
+    )
+    project.toml(f'[spoc.plugins]\nhooks = ["{module}.connect"]\n')
+    with pytest.raises(SpocError) as caught, TestClient(create_app(project.base_dir)):
+        pass
+    message = str(caught.value)
+    assert f"{module}.connect" in message
+    assert "upstream auth server timed out" in message
+    assert "hook_timeout" not in message

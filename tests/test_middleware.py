@@ -711,3 +711,49 @@ def test_options_for_a_plain_request_function_fail_at_build_time(project: Projec
     assert caught.value.id == "spoc.E021"
     assert f"{module}.log_request" in str(caught.value)
     assert "takes no options" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_bodiless_http_exception_gets_a_bodiless_response(
+    project: Project, status: int
+) -> None:
+    module = project.module(
+        f"""
+        from starlette.exceptions import HTTPException
+
+        def not_modified(request):
+            raise HTTPException({status})
+        """
+    )
+    project.toml(f'[spoc.plugins]\nmiddleware = ["{module}.not_modified"]\n')
+    async with lifespan_client(create_app(project.base_dir)) as client:
+        response = await client.get("/")
+    assert response.status_code == status
+    assert response.content == b""
+    assert "content-length" not in response.headers or response.headers["content-length"] == "0"
+
+
+async def test_blocking_on_call_runs_a_callable_instance_in_a_worker_thread(
+    project: Project,
+) -> None:
+    module = project.module(
+        """
+        import threading
+        import spoc_asgi
+
+        class Gate:
+            def __init__(self):
+                self.threads = []
+
+            @spoc_asgi.blocking
+            def __call__(self, request):
+                self.threads.append(threading.get_ident())
+
+        gate = Gate()
+        """
+    )
+    project.toml(f'[spoc.plugins]\nmiddleware = ["{module}.gate"]\n')
+    async with lifespan_client(create_app(project.base_dir)) as client:
+        await client.get("/")
+    assert sys.modules[module].gate.threads
+    assert threading.get_ident() not in sys.modules[module].gate.threads

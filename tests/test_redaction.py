@@ -205,3 +205,10 @@ def test_a_bad_options_table_does_not_print_its_secrets(project: Project) -> Non
     assert caught.value.id == "spoc.E012"
     assert "hunter2" not in str(caught.value)
     assert "'pw'" not in str(caught.value)
+
+
+@pytest.mark.parametrize("password", ["pa/ss", "s3cr#t", "wh?t", "a@b"])
+def test_url_passwords_with_url_delimiters_are_masked(password: str) -> None:
+    # SQLAlchemy's make_url accepts these; the redacted text must not show any of them.
+    redacted = redact_text(f"postgresql+asyncpg://app:{password}@db/app")
+    assert redacted == "postgresql+asyncpg://app:***@db/app"
