@@ -7,17 +7,15 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
@@ -46,9 +44,10 @@ def assemble(
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
     for warning in framework.reporter.messages:  # errors have raised already
         logger.warning("%s", warning)
-    if inspect.isasyncgenfunction(inner_lifespan):
-        # Starlette still accepts (with a deprecation warning) a bare async generator.
-        inner_lifespan = asynccontextmanager(inner_lifespan)
+    if inner_lifespan is not None:
+        # Every form Starlette accepts (bare sync/async generators are deprecated there),
+        # normalised exactly as Starlette does it.
+        inner_lifespan = Router(lifespan=inner_lifespan).lifespan_context  # type: ignore[arg-type]
     middleware = build_middleware(framework)
     runtime = Runtime(
         framework,
@@ -127,9 +126,13 @@ def mount(host: Starlette, path: str, app: Starlette, *, name: str | None = None
             f"{app!r} was not built by spoc_asgi.create_app(); mount it with host.mount()"
         )
     _ensure_not_started(host, "mount()")
+    if runtime.mounted:
+        # A second chain would run its hooks and connect its backends twice.
+        raise SpocError(f"{app!r} is mounted already; an app's lifespan can run only once")
     route = _SpocMount(path, app=app, name=name, runtime=runtime)
     host.router.routes.append(route)
     host.router.lifespan_context = run_inside(host.router.lifespan_context, runtime)  # type: ignore[assignment]
+    runtime.mounted = True
     return route
 
 

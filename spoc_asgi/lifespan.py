@@ -98,6 +98,7 @@ class Runtime:
         # The lifespan state while the app runs (None otherwise): spoc_asgi.mount()
         # lays it over the host's for requests to a mounted app.
         self.state: dict[str, Any] | None = None
+        self.mounted = False  # set by spoc_asgi.mount(): its lifespan runs in a host's
 
     def publish(self, values: Mapping[str, Any]) -> None:
         if self.target is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException, StarletteDeprecationWarning
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -199,3 +200,19 @@ def test_a_router_with_its_own_middleware_is_refused(project: Project) -> None:
     assert caught.value.id == "spoc.E019"
     assert f"{module}.admin" in str(caught.value)
     assert "Mount(" in str(caught.value)
+
+
+def test_a_sync_generator_lifespan_is_accepted_as_starlette_accepts_it(project: Project) -> None:
+    events: list[str] = []
+
+    def lifespan(app: Any) -> Iterator[None]:
+        events.append("up")
+        yield
+        events.append("down")
+
+    with (
+        pytest.warns(StarletteDeprecationWarning),
+        TestClient(create_app(project.base_dir, lifespan=lifespan)),
+    ):
+        assert events == ["up"]
+    assert events == ["up", "down"]

@@ -295,3 +295,12 @@ def test_install_names_a_failing_host_lifespan(project: Project, plugins: Any) -
         TestClient(host).__enter__()
     # The configured hooks and backends that had started were stopped again.
     assert plugins.EVENTS == ["connect spoc", "hook up spoc", "hook down", "disconnect spoc"]
+
+
+def test_mounting_one_spoc_app_twice_is_refused(project: Project) -> None:
+    # Each mount chains the app's lifespan: twice would run its hooks twice.
+    app = create_app(project.base_dir)
+    host = Starlette()
+    spoc_asgi.mount(host, "/a", app)
+    with pytest.raises(SpocError, match="mounted already"):
+        spoc_asgi.mount(host, "/b", app)
