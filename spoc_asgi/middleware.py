@@ -35,6 +35,7 @@ from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
 from spoc_asgi.shapes import (
     accepts_positional,
+    apply_options,
     check_arguments,
     instantiate,
     is_async_callable,
@@ -223,12 +224,7 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
     func = request_function_of(obj)
     if func is None:
         raise shape_error("spoc.E016", group, uri, obj, EXPECTED_SHAPES, source)
-    if options:
-        configure = getattr(obj, "configure", None)
-        if not callable(configure):
-            reason = "a request function takes no options; use a class with configure()"
-            raise options_error(group, uri, "cannot take", options, source, reason)
-        configure(**options)
+    apply_options(obj, options, group=group, uri=uri, source=source)
     return _request_function(func, uri, is_blocking(obj))
 
 

@@ -131,6 +131,27 @@ def instantiate(
         raise options_error(group, uri, verb, options, source, reason) from exc
 
 
+def apply_options(
+    obj: Any, options: dict[str, Any], *, group: str, uri: str, source: PluginSource | None
+) -> None:
+    """Hand options to a ready-made plugin through its ``configure(**options)``.
+
+    Options for an object that has no ``configure`` would be silently lost, so they
+    are an error (spoc.E021), as is a ``configure`` that rejects them.
+    """
+    if not options:
+        return
+    configure = getattr(obj, "configure", None)
+    if not callable(configure):
+        reason = "it is already built and has no configure(**options) method"
+        raise options_error(group, uri, "cannot take", options, source, reason)
+    try:
+        configure(**options)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise options_error(group, uri, "rejected", options, source, reason) from exc
+
+
 def check_arguments(
     target: Callable[..., Any],
     args: tuple[Any, ...],

@@ -353,3 +353,31 @@ async def test_builtin_backends_on_real_services(
         assert (await client.get("/")).json() == {"row": {"one": 1}, "cache": True}
     with pytest.raises(BackendNotReadyError):
         await app.state.database.fetch_one("select 1")
+
+
+@pytest.mark.parametrize(
+    ("configure", "expected"),
+    [
+        ("", "cannot take its options"),
+        ("    def configure(self, size=1):\n        self.size = size\n", "rejected its options"),
+    ],
+    ids=["no-configure", "configure-rejects"],
+)
+def test_options_for_a_backend_instance_that_cannot_take_them_fail_at_build_time(
+    project: Project, configure: str, expected: str
+) -> None:
+    module = project.module(
+        "class Store:\n"
+        "    def connect(self):\n        pass\n"
+        "    def disconnect(self):\n        pass\n"
+        f"{configure}\n"
+        "store = Store()\n"
+    )
+    project.toml(
+        f'[spoc.plugins]\ncache = ["{module}.store"]\n[spoc.config.cache.store]\nsizee = 10\n'
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E021"
+    assert f"{module}.store" in str(caught.value)
+    assert expected in str(caught.value)

@@ -710,7 +710,8 @@ def test_options_for_a_plain_request_function_fail_at_build_time(project: Projec
         create_app(project.base_dir)
     assert caught.value.id == "spoc.E021"
     assert f"{module}.log_request" in str(caught.value)
-    assert "takes no options" in str(caught.value)
+    assert "cannot take its options" in str(caught.value)
+    assert "configure" in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [204, 304])

@@ -20,7 +20,13 @@ from spoc_asgi.errors import BackendNotReadyError, SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
 from spoc_asgi.redaction import redact_text
-from spoc_asgi.shapes import accepts_keyword, call_in_place, instantiate, shape_error
+from spoc_asgi.shapes import (
+    accepts_keyword,
+    apply_options,
+    call_in_place,
+    instantiate,
+    shape_error,
+)
 
 BACKEND_GROUPS = ("database", "cache")
 PLURALS = {"database": "databases", "cache": "caches"}
@@ -88,8 +94,7 @@ def build_backend(framework: Framework, group: str, uri: str, obj: Any) -> Any:
         return instantiate(obj, options, group=group, uri=uri, source=source)
     if not is_backend(obj):
         raise shape_error("spoc.E018", group, uri, obj, EXPECTED_SHAPE, source)
-    if options and callable(getattr(obj, "configure", None)):
-        obj.configure(**options)
+    apply_options(obj, options, group=group, uri=uri, source=source)
     return obj
 
 
