@@ -16,7 +16,7 @@ from typing import Any
 from spoc_asgi.checks import CheckMessage, Reporter
 from spoc_asgi.config import Config, PluginEntry, PluginOptions, load_config
 from spoc_asgi.errors import PluginImportError
-from spoc_asgi.importer import Importer, PluginSource
+from spoc_asgi.importer import Importer, PluginSource, load_configured_uri
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,7 @@ class Framework:
         sources: OrderedDict[str, PluginSource] = OrderedDict()
         for entry in entries:
             try:
-                loaded[entry.uri] = self.importer.load_from_uri(
-                    entry.uri, group=group, source=entry.source
-                )
+                loaded[entry.uri] = load_configured_uri(entry.uri, group=group, source=entry.source)
             except PluginImportError as exc:
                 self.reporter.error(exc.check, exc.__cause__)
                 continue

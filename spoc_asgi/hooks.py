@@ -21,7 +21,7 @@ Sync functions run in a worker thread so a slow one cannot freeze the event loop
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -57,17 +57,21 @@ class Step:
         return f"{self.kind} {self.uri!r}"
 
 
-async def call_hook(func: Callable[..., Any], app: Any) -> Any:
-    """Call ``func`` with the app if it takes one argument, else with none."""
+def bind_app(func: Callable[..., Any]) -> Callable[[Any], Awaitable[Any]]:
+    """``call(app)``: awaits ``func`` with the app if it takes one argument, else with none
+    (a sync ``func`` in a worker thread). The signature is read once, here, when the hook
+    is adapted: ``inspect.signature`` is too slow to run at every startup."""
     if accepts_positional(func, 1):
-        return await call_in_place(func, app)
-    return await call_in_place(func)
+        return lambda app: call_in_place(func, app)
+    return lambda app: call_in_place(func)
 
 
 def _startup_function(func: Callable[..., Any]) -> HookFactory:
+    call = bind_app(func)
+
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
-        result = await call_hook(func, app)
+        result = await call(app)
         if isinstance(result, AbstractAsyncContextManager) or hasattr(result, "__aenter__"):
             async with result as state:
                 yield state if isinstance(state, Mapping) else None
@@ -78,25 +82,28 @@ def _startup_function(func: Callable[..., Any]) -> HookFactory:
 
 
 def _shutdown_function(func: Callable[..., Any]) -> HookFactory:
+    call = bind_app(func)
+
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
         yield None
-        await call_hook(func, app)
+        await call(app)
 
     return run
 
 
 def _startup_shutdown_object(obj: Any) -> HookFactory:
-    startup = getattr(obj, "startup", None)
-    shutdown = getattr(obj, "shutdown", None)
+    startup, shutdown = getattr(obj, "startup", None), getattr(obj, "shutdown", None)
+    call_startup = bind_app(startup) if callable(startup) else None
+    call_shutdown = bind_app(shutdown) if callable(shutdown) else None
 
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
-        if callable(startup):
-            await call_hook(startup, app)
+        if call_startup is not None:
+            await call_startup(app)
         yield None
-        if callable(shutdown):
-            await call_hook(shutdown, app)
+        if call_shutdown is not None:
+            await call_shutdown(app)
 
     return run
 

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from spoc_asgi import ConfigurationError, create_app
+from spoc_asgi import ConfigurationError, create_app, hooks
 from spoc_asgi.testing import lifespan_client
 from tests.conftest import Project
 
@@ -193,6 +193,28 @@ def test_functions_sync_and_async_with_or_without_the_app(project: Project) -> N
         "async_with_app",
     ]
     assert all(seen is app for seen in module.APPS) and len(module.APPS) == 2
+
+
+def test_signatures_are_read_when_the_app_is_built_not_at_each_startup(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[object] = []
+    original = hooks.accepts_positional
+
+    def counting(func: Any, count: int) -> bool:
+        reads.append(func)
+        return original(func, count)
+
+    monkeypatch.setattr(hooks, "accepts_positional", counting)
+    app, module = build(project, ["sync_with_app", "async_no_argument", "on_shutdown", "LIFECYCLE"])
+    read_when_built = len(reads)
+    assert read_when_built > 0
+    run(app)
+    run(app)  # a second lifespan of the same app
+    assert len(reads) == read_when_built
+    assert module.EVENTS.count("sync_with_app") == 2
+    assert module.EVENTS.count("on_shutdown") == 2
+    assert all(seen is app for seen in module.APPS)
 
 
 def test_sync_hooks_run_in_a_daemon_worker_thread(project: Project) -> None:

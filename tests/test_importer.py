@@ -15,7 +15,7 @@ import pytest
 
 import spoc_asgi
 from spoc_asgi import Framework, PluginImportError, SpocError, load_from_uri
-from spoc_asgi.importer import Importer, PluginSource
+from spoc_asgi.importer import Importer, LineIndex, PluginSource
 from tests.conftest import Project
 
 _ids = itertools.count()
@@ -314,3 +314,65 @@ def test_the_framework_loads_every_group_in_order(project: Project, mod: str) ->
     assert list(framework.plugins["formatters"]) == [f"{mod}.handler", f"{mod}:Plugin", mod]
     assert framework.plugins["validators"][f"{mod}.number"] == 7
     assert framework.plugins["formatters"][mod] is load_from_uri(mod)
+
+
+def test_the_framework_loads_each_uri_form_as_load_from_uri_does(project: Project) -> None:
+    pkg = make_package(
+        project,
+        {"sub": "class Thing:\n    value = 3\n", "later": "X = 'later'\n"},
+        init="NAME = 'pkg'\n",
+    )
+    importlib.import_module(pkg)  # imported, but not its submodule "later"
+    uris = [f"{pkg}.NAME", f"{pkg}.sub.Thing.value", f"{pkg}.later.X", f"{pkg}:NAME", pkg]
+    listed = ", ".join(f'"{uri}"' for uri in uris)
+    project.toml(f"[spoc.plugins]\nvalidators = [{listed}]\n")
+    framework = Framework(project.base_dir, environ={})
+    loaded = framework.plugins["validators"]
+    assert list(loaded) == uris
+    assert [loaded[uri] for uri in uris] == [load_from_uri(uri) for uri in uris]
+    assert loaded[f"{pkg}.later.X"] == "later"
+
+
+def test_a_missing_attribute_of_an_imported_module_names_file_and_line(
+    project: Project, mod: str
+) -> None:
+    importlib.import_module(mod)
+    path = project.toml(f'[spoc.plugins]\nvalidators = [\n  "{mod}.handler",\n  "{mod}.nope",\n]\n')
+    with pytest.raises(PluginImportError) as caught:
+        Framework(project.base_dir, environ={})
+    check = caught.value.check
+    assert (check.id, check.file, check.line, check.key) == ("spoc.E015", path, 4, "validators")
+    assert isinstance(caught.value.__cause__, AttributeError)
+
+
+# -- PluginSource -------------------------------------------------------------------------
+
+
+def test_a_plugin_source_is_a_read_only_value() -> None:
+    source = PluginSource(file=Path("/srv/spoc.toml"), line=7)
+    assert source == PluginSource(Path("/srv/spoc.toml"), 7)
+    assert source != PluginSource(Path("/srv/spoc.toml"), 8)
+    assert hash(source) == hash(PluginSource(Path("/srv/spoc.toml"), 7))
+    assert str(source) == "/srv/spoc.toml:7"
+    assert repr(source) == (
+        "PluginSource(file=PosixPath('/srv/spoc.toml'), line=7, distribution=None, "
+        "entry_point=None)"
+    )
+    with pytest.raises(AttributeError):
+        source.line = 8  # type: ignore[misc]
+    entry_point = PluginSource(None, distribution="dist", entry_point="hooks.x")
+    assert str(entry_point) == "entry point 'hooks.x' of distribution 'dist'"
+
+
+def test_a_source_read_from_a_file_finds_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "spoc.toml"
+    path.write_text('[spoc.plugins]\nhooks = [\n  "a.b",\n  "c.d",\n]\n', encoding="utf-8")
+    lines = LineIndex(path)
+    first, second = (
+        PluginSource.quoted_in(path, "a.b", lines),
+        PluginSource.quoted_in(path, "c.d", lines),
+    )
+    assert (first.file, first.line, second.line) == (path, 3, 4)
+    assert first == PluginSource(path, 3)
+    assert str(second) == f"{path}:4"
+    assert PluginSource.quoted_in(path, "not.there", lines).line is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from spoc_asgi.errors import SpocError
@@ -72,46 +73,78 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
 # -- the caches -------------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_CONTAINERS = (dict, list, tuple)
+
+
+def _c_encoder() -> Callable[[Any], str] | None:
+    """``_ENCODER.encode`` without its per-call set-up, which takes a third of its time.
+
+    ``JSONEncoder`` builds this very C encoder (same settings) on every call, with a
+    fresh dict of markers to detect cycles (the encoder leaves entries in it after an
+    error, so it cannot be shared). Built once, without markers: a cycle then ends in
+    ``RecursionError``, which :func:`encode` reports. ``None`` if the C accelerator is
+    missing or no longer takes these arguments: ``_ENCODER.encode`` is used then.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - depends on the Python build
+        return None
+    try:
+        # (markers, default, string encoder, indent, key and item separators,
+        # sort_keys, skipkeys, allow_nan), positional in C
+        settings = (None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",")
+        encoder = make(*settings, False, False, False)
+
+        def encode(value: Any) -> str:
+            return "".join(encoder(value, 0))
+
+        if encode({"a": [1.5, None, "é"]}) == '{"a":[1.5,null,"é"]}':
+            return encode
+    except Exception:  # pragma: no cover - depends on the Python version
+        pass
+    return None  # pragma: no cover
+
+
+_encode: Callable[[Any], str] = _c_encoder() or _ENCODER.encode
+
+
 def encode(value: Any) -> str:
     """JSON text for ``value``; ``TypeError`` for anything that would not round-trip.
 
     Arrays may be lists or tuples (they come back as lists). Rejected: non-string
     object keys (``json`` would silently turn ``{1: ...}`` into ``{"1": ...}``),
-    NaN and infinities (not JSON), and every non-JSON type.
+    NaN and infinities (not JSON), circular values, and every non-JSON type.
     """
-    _check_keys(value)
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError as exc:  # NaN/infinity, or a circular reference
+        text = _encode(value)
+    except ValueError as exc:  # NaN/infinity (or a cycle, with the pure-Python encoder)
         raise TypeError(f"cache values must be JSON; {exc}") from exc
     except TypeError as exc:
         raise TypeError(f"cache values must be JSON types; {exc}") from exc
+    except RecursionError as exc:
+        raise TypeError("cache values must be JSON; the value is circular or too deep") from exc
+    if isinstance(value, _CONTAINERS):
+        _check_keys(value)  # after encoding: a value that encodes has no cycle
+    return text
 
 
-def _check_keys(value: Any) -> None:
-    stack = [value]
-    seen: set[int] = set()
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if id(item) in seen:
-                continue  # json.dumps reports the cycle
-            seen.add(id(item))
-            for key in item:
-                if not isinstance(key, str):
-                    raise TypeError(
-                        f"cache values must be JSON: object keys must be strings, got {key!r}"
-                    )
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            if id(item) in seen:
-                continue
-            seen.add(id(item))
-            stack.extend(item)
+def _check_keys(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> None:
+    """Every object key in ``value`` is a string; only containers are visited."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"cache values must be JSON: object keys must be strings, got {key!r}"
+                )
+            if isinstance(child, _CONTAINERS):
+                _check_keys(child)
+    else:
+        for child in value:
+            if isinstance(child, _CONTAINERS):
+                _check_keys(child)
 
 
-def decode(raw: str | bytes) -> Any:
-    return json.loads(raw)
+decode = json.loads  # str or bytes -> the value
 
 
 def check_key(key: Any) -> str:

@@ -8,7 +8,10 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
   ``sqlite+aiosqlite://`` is an in-memory database (one connection, for tests);
 * ``echo``, ``pool_size``, ``max_overflow``, ``pool_timeout``, ``pool_recycle``: passed to
   ``create_async_engine`` (the pool options need a queue pool, so not in-memory SQLite);
-  ``pool_pre_ping`` is always on, so connections broken by a server restart are replaced;
+* ``pool_pre_ping`` (default ``True``): test each pooled connection as it is checked out,
+  so connections broken by a server restart are replaced instead of failing a request.
+  It costs a round trip per checkout (three on asyncpg, which pings inside a
+  transaction); ``False`` saves them and lets the first request after a restart fail;
 * ``connect_timeout`` (seconds, default 10): bounds the startup check, and each new
   PostgreSQL connection;
 * ``connect_args``: passed to the driver (e.g. ``{"server_settings": {"application_name":
@@ -21,10 +24,17 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
 SQL text takes ``:name`` parameters on every dialect. Statements run in their own
 transaction (committed on success), unless made inside ``async with db.transaction()``
 by the same task: then they share its connection and roll back with it.
+
+A statement with one parameter set (or none) outside ``transaction()`` runs on a
+connection in the database's autocommit mode: a single statement is a transaction of
+its own there, committed when it succeeds, so nothing observable changes, and the
+BEGIN and COMMIT round trips are saved. A list of parameter sets runs inside
+BEGIN ... COMMIT, so it is all or nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -47,7 +57,7 @@ from spoc_asgi.redaction import redact_text
 
 try:
     from sqlalchemy import event, text
-    from sqlalchemy.engine import URL, CursorResult, make_url
+    from sqlalchemy.engine import URL, Connection, CursorResult, make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
     from sqlalchemy.ext.asyncio import (
         AsyncConnection,
@@ -58,6 +68,7 @@ try:
     )
     from sqlalchemy.pool import QueuePool
     from sqlalchemy.sql import Executable
+    from sqlalchemy.sql.elements import TextClause
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "spoc_asgi.backends.sql.SQLDatabase needs SQLAlchemy: pip install 'spoc_asgi[sql]' "
@@ -88,6 +99,7 @@ class SQLDatabase:
         max_overflow: int | None = None,
         pool_timeout: float | None = None,
         pool_recycle: float | None = None,
+        pool_pre_ping: bool = True,
         connect_timeout: float = 10.0,
         connect_args: Mapping[str, Any] | None = None,
         sqlite_pragmas: Mapping[str, str | int] | None = None,
@@ -102,11 +114,14 @@ class SQLDatabase:
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
             pool_recycle=pool_recycle,
+            pool_pre_ping=pool_pre_ping,
             connect_args=connect_args,
             engine_options=engine_options,
         )
         self._pragmas = _sqlite_pragmas(self.url, sqlite_pragmas) if self.is_sqlite else {}
         self._engine: AsyncEngine | None = None
+        # The same engine (same pool) for single statements: see _single_statement_engine.
+        self._single: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         # The connection of the transaction() the current task is in, per instance.
         self._current: ContextVar[AsyncConnection | None] = ContextVar(
@@ -139,13 +154,16 @@ class SQLDatabase:
         if self._engine is not None:
             return
         try:
-            engine = self._create_engine()
+            engine, bare = self._create_engine()
         except Exception as exc:  # a missing driver, an option the dialect rejects
             raise connect_error("sql database", self.display_url, exc) from exc
         try:
             with anyio.fail_after(self.connect_timeout):
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
+                    single = await connection.run_sync(
+                        _single_statement_engine, bare, "isolation_level" in self._engine_kwargs
+                    )
         except Exception as exc:
             await engine.dispose()
             detail = f"no answer within {self.connect_timeout:g}s (connect_timeout)"
@@ -155,11 +173,11 @@ class SQLDatabase:
                 _driver_error(exc),
                 detail if _timed_out(exc) else None,
             ) from exc
-        self._engine = engine
+        self._engine, self._single = engine, single
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def disconnect(self) -> None:
-        engine, self._engine, self._sessions = self._engine, None, None
+        engine, self._engine, self._single, self._sessions = self._engine, None, None, None
         if engine is not None:
             await engine.dispose()
 
@@ -224,10 +242,14 @@ class SQLDatabase:
     async def _run(
         self, sql: Statement, params: Params, read: Callable[[CursorResult[Any]], T]
     ) -> T:
-        statement = text(sql) if isinstance(sql, str) else sql
+        statement = _text(sql) if isinstance(sql, str) else sql
         connection = self._current.get()
         if connection is not None:
             return read(await connection.execute(statement, params))
+        single = self._single
+        if single is not None and (params is None or isinstance(params, Mapping)):
+            async with single.connect() as connection:
+                return read(await connection.execute(statement, params))
         async with self.engine.begin() as connection:
             return read(await connection.execute(statement, params))
 
@@ -241,11 +263,14 @@ class SQLDatabase:
         max_overflow: int | None,
         pool_timeout: float | None,
         pool_recycle: float | None,
+        pool_pre_ping: bool,
         connect_args: Mapping[str, Any] | None,
         engine_options: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         if echo not in (True, False, "debug"):
             raise InvalidOption(f"echo must be true, false or 'debug', got {echo!r}")
+        if not isinstance(pool_pre_ping, bool):
+            raise InvalidOption(f"pool_pre_ping must be true or false, got {pool_pre_ping!r}")
         for name, value in (("connect_args", connect_args), ("engine_options", engine_options)):
             if value is not None and not isinstance(value, Mapping):
                 raise InvalidOption(f"{name} must be a dict, got {type(value).__name__}")
@@ -263,9 +288,7 @@ class SQLDatabase:
             arguments.setdefault("timeout", self.connect_timeout)
         if arguments:
             options["connect_args"] = arguments
-        # Always on: a connection the server dropped (restart, idle kill) is replaced
-        # on checkout instead of failing the request that drew it from the pool.
-        options.update(echo=echo, pool_pre_ping=True)
+        options.update(echo=echo, pool_pre_ping=pool_pre_ping)
         return options
 
     def _check_pool_options(self, options: Mapping[str, Any]) -> None:
@@ -280,13 +303,29 @@ class SQLDatabase:
                 f"{pool_class.__name__} keeps a single connection"
             )
 
-    def _create_engine(self) -> AsyncEngine:
+    def _create_engine(self) -> tuple[AsyncEngine, AsyncEngine]:
+        """The engine, and the same engine (same pool) without SQLite's BEGIN listener.
+
+        A connection event listener makes SQLAlchemy dispatch events around every
+        statement on that engine; single statements (see ``_single_statement_engine``)
+        need no BEGIN, so they run on the bare one and skip that cost.
+        """
         if self.is_sqlite and (path := _sqlite_file(self.url)) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(self.url, **self._engine_kwargs)
-        if self.is_sqlite:
-            _install_sqlite_hooks(engine, self._pragmas)
-        return engine
+        bare = create_async_engine(self.url, **self._engine_kwargs)
+        if not self.is_sqlite:
+            return bare, bare
+        _on_sqlite_connect(bare, self._pragmas)
+        engine = bare.execution_options()  # shares the pool; its listeners are its own
+        _on_sqlite_begin(engine)
+        return engine, bare
+
+
+@functools.lru_cache(maxsize=512)
+def _text(sql: str) -> TextClause:
+    """``text(sql)``, made once per SQL string: parsing it and computing its SQL cache
+    key on every call cost about a tenth of a SQLite ``fetch_one``."""
+    return text(sql)
 
 
 def _resolve_url(url: Any, base_dir: Path) -> URL:
@@ -338,8 +377,8 @@ def _sqlite_pragmas(url: URL, pragmas: Any) -> dict[str, str | int]:
     return dict(pragmas)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, pragmas: Mapping[str, str | int]) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _on_sqlite_connect(engine: AsyncEngine, pragmas: Mapping[str, str | int]) -> None:
+    @event.listens_for(engine.sync_engine, "connect")  # a pool event: every engine on it
     def on_connect(dbapi_connection: Any, record: Any) -> None:
         # SQLAlchemy emits BEGIN itself (below): the sqlite3 module's own handling
         # skips it before DDL and breaks SAVEPOINT, so a rollback would not undo all.
@@ -349,9 +388,38 @@ def _install_sqlite_hooks(engine: AsyncEngine, pragmas: Mapping[str, str | int])
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
 
+
+def _on_sqlite_begin(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+def _single_statement_engine(
+    connection: Connection, bare: AsyncEngine, isolation_chosen: bool
+) -> AsyncEngine | None:
+    """An engine on the same pool where one statement is its own committed transaction.
+
+    SQLite: the bare engine, which sends no BEGIN; the driver is in autocommit mode
+    (see ``_on_sqlite_connect``), so SQLite commits the statement itself. Other
+    databases: the ``AUTOCOMMIT`` isolation level, where the driver has one (asyncpg
+    does, and sends no BEGIN/COMMIT then), unless the user chose an isolation level,
+    which only a transaction applies. ``None``: every statement runs in BEGIN ... COMMIT.
+    """
+    if connection.dialect.name == "sqlite":
+        return bare
+    if isolation_chosen:
+        return None
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is None:
+        return None
+    try:
+        levels = connection.dialect.get_isolation_level_values(dbapi_connection)
+    except NotImplementedError:
+        return None
+    if "AUTOCOMMIT" not in levels:
+        return None
+    return bare.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _max_overflow(value: Any) -> int | None:

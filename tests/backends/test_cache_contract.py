@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import enum
 import math
 from typing import Any
 
@@ -45,6 +46,32 @@ async def test_every_json_type_round_trips(cache: Any, value: Any) -> None:
     assert type(got) is type(value)
 
 
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(Level.HIGH, 3), (Name("ada"), "ada"), (True, True), (-0.0, -0.0), (2**70, 2**70)],
+    ids=repr,
+)
+async def test_a_value_comes_back_as_its_json_type(cache: Any, value: Any, expected: Any) -> None:
+    await cache.set("key", value)
+    got = await cache.get("key")
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+async def test_incr_works_on_an_int_subclass_stored_with_set(cache: Any) -> None:
+    await cache.set("counter", Level.HIGH)
+    assert await cache.incr("counter") == 4
+    assert type(await cache.get("counter")) is int
+
+
 async def test_a_tuple_is_stored_as_a_json_array(cache: Any) -> None:
     await cache.set("key", (1, (2, 3)))
     assert await cache.get("key") == [1, [2, 3]]
@@ -77,6 +104,22 @@ async def test_non_json_values_are_rejected_at_set(cache: Any, value: Any) -> No
     with pytest.raises(TypeError):
         await cache.set("key", value)
     assert await cache.get("key", "absent") == "absent"
+
+
+async def test_a_circular_value_is_rejected_and_a_deep_one_kept(cache: Any) -> None:
+    circular: dict[str, Any] = {"items": []}
+    circular["items"].append(circular)
+    with pytest.raises(TypeError):
+        await cache.set("key", circular)
+    assert await cache.get("key", "absent") == "absent"
+    shared: dict[str, Any] = {"leaf": [1]}
+    deep: list[Any] = []
+    for _ in range(100):
+        deep = [deep, shared]  # nested, with a part seen many times: not a cycle
+    await cache.set("key", deep)
+    assert await cache.get("key") == deep
+    await cache.set("key", {"n": 1})  # the encoder is still fine after a failure
+    assert await cache.get("key") == {"n": 1}
 
 
 async def test_a_bad_value_in_set_many_writes_nothing(cache: Any) -> None:

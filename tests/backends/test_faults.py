@@ -4,6 +4,7 @@ failure policy, and recover without being reconnected by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ import anyio
 import pytest
 import redis.exceptions
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from spoc_asgi.backends._shared import BackendConnectError
 from spoc_asgi.backends.redis import RedisCache
@@ -177,6 +179,40 @@ async def test_a_frozen_server_is_bounded_by_socket_timeout(
         await cache.disconnect()
 
 
+@pytest.mark.parametrize("on_error", ["raise", "ignore"])
+async def test_a_call_waits_for_a_busy_connection_up_to_pool_timeout(
+    redis_server: RedisServer, on_error: str
+) -> None:
+    cache = RedisCache(
+        url=redis_server.url,
+        on_error=on_error,
+        max_connections=1,
+        pool_timeout=0.2,
+        socket_timeout=10,
+    )
+    await cache.connect()
+    try:
+        await cache.set("key", "value")
+        redis_server.pause()
+        try:
+            # The only connection waits on the frozen server; the next call cannot get one.
+            first = asyncio.ensure_future(cache.get("key"))
+            await asyncio.sleep(0.05)
+            with anyio.fail_after(HANG_GUARD):
+                if on_error == "ignore":
+                    assert await cache.get("key", "miss") == "miss"
+                else:
+                    with pytest.raises(redis.exceptions.ConnectionError, match="pool_timeout"):
+                        await cache.get("key")
+        finally:
+            redis_server.resume()
+        with anyio.fail_after(HANG_GUARD):
+            assert await first == "value"
+            assert await cache.get("key") == "value"  # the slot was given back
+    finally:
+        await cache.disconnect()
+
+
 # -- PostgreSQL -------------------------------------------------------------------------
 
 
@@ -201,6 +237,36 @@ async def test_postgres_connections_killed_by_the_server_are_replaced(postgres_u
         with anyio.fail_after(HANG_GUARD):
             assert await database.fetch_one("SELECT 2 AS two") == {"two": 2}
             assert await database.ping() is True
+    finally:
+        await database.disconnect()
+        await admin.disconnect()
+
+
+@pytest.mark.postgres
+async def test_without_pre_ping_a_killed_connection_fails_one_call(postgres_url: str) -> None:
+    # pool_pre_ping=False trades that one failed call for a round trip per checkout;
+    # SQLAlchemy then drops the broken pool, and the next call reconnects.
+    name = unique("app")
+    database = SQLDatabase(
+        url=postgres_url,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": name}},
+    )
+    admin = SQLDatabase(url=postgres_url)
+    await database.connect()
+    await admin.connect()
+    try:
+        assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+        await admin.fetch_all(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND application_name = :name",
+            {"name": name},
+        )
+        with anyio.fail_after(HANG_GUARD):
+            with pytest.raises(DBAPIError) as raised:
+                await database.fetch_one("SELECT 2 AS two")
+            assert raised.value.connection_invalidated
+            assert await database.fetch_one("SELECT 3 AS three") == {"three": 3}
     finally:
         await database.disconnect()
         await admin.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -87,6 +88,26 @@ async def test_connect_twice_and_disconnect_twice_are_harmless(redis_url: str) -
         await cache.ping()
 
 
+async def test_max_connections_caps_the_connections_a_burst_opens(
+    redis_url: str, raw: Redis
+) -> None:
+    name = unique("capped")
+    separator = "&" if "?" in redis_url else "?"
+    cache = RedisCache(
+        url=f"{redis_url}{separator}client_name={name}", prefix=name + ":", max_connections=3
+    )
+    await cache.connect()
+    try:
+        # Far more calls than connections: they wait for one another instead of failing.
+        results = await asyncio.gather(*(cache.incr("hits") for _ in range(60)))
+        assert sorted(results) == list(range(1, 61))
+        clients = [client for client in await raw.client_list() if client["name"] == name]
+        assert 1 <= len(clients) <= 3
+    finally:
+        await cache.clear()
+        await cache.disconnect()
+
+
 def test_repr_hides_the_password() -> None:
     cache = RedisCache(url="redis://user:s3cret@cache.example:6380/2", prefix="app:")
     assert "s3cret" not in repr(cache)
@@ -106,6 +127,7 @@ def test_repr_hides_the_password() -> None:
         ({"socket_timeout": None}, "socket_timeout must be a positive number"),
         ({"retries": -1}, "retries must be an integer >= 0"),
         ({"max_connections": 0}, "max_connections must be a positive integer"),
+        ({"pool_timeout": 0}, "pool_timeout must be a positive number"),
         ({"default_ttl": -5}, "default_ttl must be a positive number"),
     ],
 )

@@ -92,6 +92,7 @@ def test_repr_hides_the_password() -> None:
         ({"pool_recycle": "1h"}, "pool_recycle must be a positive number"),
         ({"connect_timeout": -1}, "connect_timeout must be a positive number"),
         ({"echo": "loud"}, "echo must be true, false or 'debug'"),
+        ({"pool_pre_ping": "yes"}, "pool_pre_ping must be true or false"),
         ({"connect_args": ["timeout"]}, "connect_args must be a dict"),
         ({"sqlite_pragmas": {"journal_mode": "WAL; DROP TABLE x"}}, "is not a simple pragma"),
     ],
@@ -107,3 +108,27 @@ def test_bad_options_are_rejected_when_built(
 
 def test_pool_options_are_accepted_for_a_pooled_url(tmp_path: Path) -> None:
     SQLDatabase(base_dir=tmp_path, pool_size=2, max_overflow=0, pool_timeout=5, pool_recycle=60)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, "read committed"),
+        ({"engine_options": {"isolation_level": "SERIALIZABLE"}}, "serializable"),
+    ],
+)
+async def test_statements_run_at_the_configured_isolation_level(
+    postgres_url: str, options: dict[str, Any], expected: str
+) -> None:
+    database = SQLDatabase(url=postgres_url, **options)
+    await database.connect()
+    try:
+        for fetch in (database.fetch_one, database.fetch_all):
+            rows = await fetch("SELECT current_setting('transaction_isolation') AS level")
+            assert rows in ({"level": expected}, [{"level": expected}])
+        async with database.transaction():
+            row = await database.fetch_one("SELECT current_setting('transaction_isolation') AS l")
+            assert row == {"l": expected}
+    finally:
+        await database.disconnect()

@@ -96,6 +96,54 @@ async def test_each_statement_is_committed_on_its_own(database: SQLDatabase, tab
         assert result.scalar_one() == 1
 
 
+async def test_a_write_made_through_fetch_one_is_committed(
+    database: SQLDatabase, table: str
+) -> None:
+    row = await database.fetch_one(
+        f"INSERT INTO {table} (id, name) VALUES (:id, :name) RETURNING id, name",
+        {"id": 1, "name": "returned"},
+    )
+    assert row == {"id": 1, "name": "returned"}
+    async with database.engine.connect() as other:
+        result = await other.execute(text(f"SELECT name FROM {table}"))
+        assert result.scalars().all() == ["returned"]
+
+
+async def test_a_list_of_parameter_sets_is_all_or_nothing(
+    database: SQLDatabase, table: str
+) -> None:
+    with pytest.raises(IntegrityError):
+        await database.execute(
+            f"INSERT INTO {table} (id, name) VALUES (:id, :name)",
+            [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 1, "name": "duplicate"}],
+        )
+    assert await names(database, table) == []
+
+
+async def test_statements_outside_a_transaction_give_their_connection_back(
+    database_url: str,
+) -> None:
+    # One connection in the pool: a statement that kept it (or left a transaction
+    # open on it) would make the next checkout wait, then fail.
+    database = SQLDatabase(url=database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    await database.connect()
+    try:
+        for _ in range(3):
+            assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+            assert await database.fetch_all("SELECT 2 AS two") == [{"two": 2}]
+            await database.execute("SELECT 3")
+        async with database.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            in_transaction = getattr(driver, "in_transaction", None)  # aiosqlite
+            if in_transaction is None:
+                in_transaction = driver.is_in_transaction()  # asyncpg
+            assert in_transaction is False
+    finally:
+        await database.disconnect()
+
+
 async def test_a_transaction_commits(database: SQLDatabase, table: str) -> None:
     async with database.transaction():
         await insert(database, table, 1, "a")
