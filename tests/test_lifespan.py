@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 from starlette.applications import Starlette
+from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -374,7 +375,9 @@ def test_caller_async_generator_lifespan_is_accepted(project: Project, module_na
         yield
         events.append("generator down")
 
-    app, _ = build(project, module_name, ["A"], lifespan=lifespan)
+    # Accepted as Starlette accepts it: with Starlette's own deprecation warning.
+    with pytest.warns(StarletteDeprecationWarning):
+        app, _ = build(project, module_name, ["A"], lifespan=lifespan)
     with TestClient(app):
         pass
     assert events == ["generator up", "generator down"]
