@@ -13,7 +13,8 @@ A class whose ``__init__`` takes the app, or whose ``__call__`` takes
 
 Request functions run inside :class:`RequestFunctionMiddleware`, a plain ASGI
 callable: one ``Request`` per request, no task groups, no streams. This is what
-keeps them as cheap as hand-written middleware (``BaseHTTPMiddleware`` is not used).
+keeps them as cheap as hand-written middleware (Starlette's task-based base class for
+HTTP middleware is never used).
 """
 
 from __future__ import annotations
