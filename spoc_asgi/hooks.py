@@ -30,6 +30,7 @@ from spoc_asgi.framework import Framework
 from spoc_asgi.markers import is_shutdown_hook
 from spoc_asgi.shapes import (
     accepts_positional,
+    apply_options,
     call_in_place,
     check_arguments,
     instantiate,
@@ -143,8 +144,9 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Step:
         if inspect.isclass(obj):
             app_argument = (None,) if accepts_positional(obj, 1) else ()
             check_arguments(obj, app_argument, options, group=group, uri=uri, source=source)
-        else:
-            options = {}  # options are for classes (as elsewhere); a function is entered as is
+        else:  # options are for classes; a function is entered as is
+            apply_options(obj, options, group=group, uri=uri, source=source)
+            options = {}
         if inspect.isasyncgenfunction(obj):
             obj = asynccontextmanager(obj)
         return Step("hook", uri, _context_factory(obj, options))
@@ -154,10 +156,13 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Step:
         obj = instantiate(obj, options, group=group, uri=uri, source=source)
         return Step("hook", uri, _startup_shutdown_object(obj))
     if not inspect.isroutine(obj) and _has_lifecycle_methods(obj):
-        if options and callable(getattr(obj, "configure", None)):
-            obj.configure(**options)
+        apply_options(obj, options, group=group, uri=uri, source=source)
         return Step("hook", uri, _startup_shutdown_object(obj))
+    if inspect.isgeneratorfunction(obj):
+        # Called, it would only build a generator: its body would never run.
+        raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
     if callable(obj) and _takes_app_or_nothing(obj):  # a function, a partial, ...
+        apply_options(obj, options, group=group, uri=uri, source=source)
         if is_shutdown_hook(obj):
             return Step("hook", uri, _shutdown_function(obj))
         return Step("hook", uri, _startup_function(obj))

@@ -336,3 +336,33 @@ def test_hooks_of_two_apps_do_not_mix(project: Project, tmp_path: Any) -> None:
     assert module.EVENTS == []
     run(app)
     assert module.EVENTS == ["sync_no_argument"]
+
+
+def test_a_sync_generator_hook_is_refused_rather_than_never_run(project: Project) -> None:
+    module = project.module(
+        """
+        def setup(app):
+            yield
+        """
+    )
+    project.toml(f'[spoc.plugins]\nhooks = ["{module}.setup"]\n')
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E017"
+    assert f"{module}.setup" in str(caught.value)
+
+
+def test_options_for_a_hook_function_are_an_error_not_lost(project: Project) -> None:
+    module = project.module(
+        """
+        def startup(app):
+            pass
+        """
+    )
+    project.toml(
+        f'[spoc.plugins]\nhooks = ["{module}.startup"]\n[spoc.config.hooks.startup]\nretries = 3\n'
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(project.base_dir)
+    assert caught.value.id == "spoc.E021"
+    assert "cannot take its options" in str(caught.value)
