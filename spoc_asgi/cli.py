@@ -88,6 +88,7 @@ from spoc_asgi.framework import Framework
 from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_shutdown_hook
 from spoc_asgi.redaction import redact, redact_text
+from spoc_asgi.shapes import options_error
 
 BASE_DIR_ENV = "SPOC_BASE_DIR"
 DEFAULT_APP = "spoc_asgi.cli:app_from_env"
@@ -171,15 +172,8 @@ def _adapt(
 def _rejected(inspection: Inspection, group: str, uri: str, exc: Exception) -> CheckMessage:
     source = _source_of(inspection, group, uri)
     options = inspection.framework.options_for(group, uri) if inspection.framework else {}
-    return CheckMessage(
-        "spoc.E021",
-        f"building {group} entry {uri!r} with options {sorted(options)} raised "
-        f"{type(exc).__name__}: {exc}",
-        file=source.file if source else None,
-        key=group,
-        uri=uri,
-        line=source.line if source else None,
-    )
+    reason = f"{type(exc).__name__}: {exc}"
+    return options_error(group, uri, "failed with", options, source, reason).check
 
 
 def _source_of(inspection: Inspection, group: str, uri: str) -> PluginSource | None:
