@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
@@ -125,18 +125,19 @@ class Backends:
 
     def state(self) -> dict[str, Any]:
         """What the app and each request see once connected."""
-        state: dict[str, Any] = {}
-        for group, backends in self.groups.items():
-            state[group] = next(iter(backends.values()))
-            state[PLURALS[group]] = OrderedDict(backends)
-        return state
+        return self._layout(lambda group, uri, backend: backend)
 
     def placeholders(self, reason: str) -> dict[str, Any]:
+        """The same names, each a :class:`NotReady` that says ``reason``."""
+        return self._layout(lambda group, uri, backend: NotReady(group, uri, reason))
+
+    def _layout(self, value: Callable[[str, str, Any], Any]) -> dict[str, Any]:
+        # ``database`` is the first backend of its group; ``databases`` all, by URI.
         state: dict[str, Any] = {}
         for group, backends in self.groups.items():
-            stand_ins = OrderedDict((uri, NotReady(group, uri, reason)) for uri in backends)
-            state[group] = next(iter(stand_ins.values()))
-            state[PLURALS[group]] = stand_ins
+            by_uri = OrderedDict((uri, value(group, uri, b)) for uri, b in backends.items())
+            state[group] = next(iter(by_uri.values()))
+            state[PLURALS[group]] = by_uri
         return state
 
     @contextmanager
