@@ -11,6 +11,7 @@ warning. Each message suggests the closest name when there is one.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,13 +174,29 @@ def spoc_settings_candidates(base_dir: Path) -> list[Path]:
     return [path for path in found if path.is_file()]
 
 
+# A module that assigns a name spoc_asgi would read from settings: a `config.py` of the
+# project's own (a common module name) is not taken for settings.
+_SETTINGS_ASSIGNMENT = re.compile(
+    r"^(?:PLUGINS|INSTALLED_APPS|SILENCED_CHECKS|[A-Z][A-Z0-9_]*_CONFIG)\s*(?::[^=\n]*)?=",
+    re.MULTILINE,
+)
+
+
+def _looks_like_settings(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return _SETTINGS_ASSIGNMENT.search(text) is not None
+
+
 def _settings_elsewhere(config: Config, reporter: Reporter) -> None:
     """SPOC reads settings from more places than spoc_asgi (docs/migrating.md)."""
     read = {config.base_dir / location for location in SETTINGS_LOCATIONS}
     unread = [
         path
         for path in spoc_settings_candidates(config.base_dir)
-        if path not in read and path.stat().st_size > 0  # an empty file holds no settings
+        if path not in read and _looks_like_settings(path)
     ]
     if not unread:
         return
