@@ -11,6 +11,7 @@ warning. Each message suggests the closest name when there is one.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -167,11 +168,17 @@ def spoc_settings_candidates(base_dir: Path) -> list[Path]:
     found = []
     for directory in SPOC_SETTINGS_DIRS:
         folder = base_dir / directory
+        try:  # one listing per directory: this runs every time an app is built
+            names = set(os.listdir(folder))
+        except OSError:
+            continue
         for name in SPOC_SETTINGS_NAMES:
-            found.append(folder / name / "__init__.py")
+            if name in names and (folder / name / "__init__.py").is_file():
+                found.append(folder / name / "__init__.py")
         for name in SPOC_SETTINGS_NAMES:
-            found.append(folder / f"{name}.py")
-    return [path for path in found if path.is_file()]
+            if f"{name}.py" in names and (folder / f"{name}.py").is_file():
+                found.append(folder / f"{name}.py")
+    return found
 
 
 # A module that assigns a name spoc_asgi would read from settings: a `config.py` of the
