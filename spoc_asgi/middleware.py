@@ -23,8 +23,8 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
+from spoc_asgi.config import PluginSource
 from spoc_asgi.framework import Framework
-from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
 from spoc_asgi.request_functions import (
     RequestFunction,
@@ -127,9 +127,3 @@ def _check_middleware_arguments(
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
     """Stands for the wrapped app when a middleware is built to check its options."""
-
-
-def build_middleware(framework: Framework) -> list[Middleware]:
-    return [
-        adapt(framework, uri, obj) for uri, obj in framework.plugins.get("middleware", {}).items()
-    ]
