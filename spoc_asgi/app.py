@@ -7,7 +7,6 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +21,10 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
+from spoc_asgi.logs import logger, make_visible
 from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
-logger = logging.getLogger("spoc_asgi")
 
 
 @dataclass
@@ -40,6 +39,7 @@ def assemble(
     framework: Framework, inner_lifespan: Lifespan | None = None, inner_name: str = "lifespan="
 ) -> Parts:
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    make_visible()
     for warning in framework.reporter.messages:  # errors have raised already
         logger.warning("%s", warning)
     if inner_lifespan is not None:

@@ -27,7 +27,7 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
-from spoc_asgi.logs import logger
+from spoc_asgi.logs import logger, make_visible
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -71,6 +71,7 @@ class Runtime:
 
     @asynccontextmanager
     async def _run(self, app: Any) -> AsyncIterator[dict[str, Any]]:
+        make_visible()  # a server configures its logging before it starts the lifespan
         began = time.perf_counter()
         state: dict[str, Any] = {"framework": self.framework}
         errors: list[SpocError] = []  # failed exits, each naming its step

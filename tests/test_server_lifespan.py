@@ -7,6 +7,7 @@ tests/test_server_process.py.
 from __future__ import annotations
 
 import signal
+import sys
 import textwrap
 from pathlib import Path
 
@@ -134,3 +135,96 @@ def test_a_crash_in_a_hooks_task_group_is_logged_when_it_happens(tmp_path: Path)
         server.exit_code()
     assert "in crash_later" in output  # with the task's own traceback
     assert "Attempted to exit" not in output
+
+
+# -- the spoc_asgi log, visible by default -------------------------------------------------
+
+PLAIN_HOOKS = """
+import time
+
+
+def slow_start():
+    time.sleep(0.2)
+"""
+
+PLAIN_SERVE = """
+from pathlib import Path
+
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from spoc_asgi import create_app
+
+
+async def health(request):
+    return PlainTextResponse("ok")
+
+
+app = create_app(Path(__file__).parent, routes=[Route("/health", health)])
+"""
+
+ROOT_CONFIG = """
+{
+  "version": 1,
+  "disable_existing_loggers": false,
+  "formatters": {"mine": {"format": "MINE %(name)s %(message)s"}},
+  "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "mine"}},
+  "root": {"level": "INFO", "handlers": ["out"]}
+}
+"""
+
+QUIET_CONFIG = """
+{
+  "version": 1,
+  "disable_existing_loggers": false,
+  "handlers": {"out": {"class": "logging.StreamHandler"}},
+  "loggers": {"spoc_asgi": {"level": "WARNING", "handlers": ["out"]}}
+}
+"""
+
+
+def plain_project(root: Path) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "spoc.toml").write_text(
+        '[spoc.plugins]\nhooks = ["plain_hooks.slow_start"]\n'
+    )
+    (root / "plain_hooks.py").write_text(textwrap.dedent(PLAIN_HOOKS))
+    (root / "serve.py").write_text(textwrap.dedent(PLAIN_SERVE))
+    return root
+
+
+UVICORN = (sys.executable, "-m", "uvicorn")
+SPOC_ASGI_RUN = (sys.executable, "-m", "spoc_asgi", "run", "--base-dir", ".", "--app")
+
+
+def served_output(tmp_path: Path, *options: str, launcher: tuple[str, ...] = UVICORN) -> str:
+    project = plain_project(tmp_path / "project")
+    for name, text in (("root.json", ROOT_CONFIG), ("quiet.json", QUIET_CONFIG)):
+        (project / name).write_text(text)
+    launcher = (*launcher, *options)
+    with uvicorn("serve:app", tmp_path, cwd=project, launcher=launcher) as server:
+        server.wait_until_ready()
+        server.process.send_signal(signal.SIGTERM)
+        server.exit_code()
+        return server.output()
+
+
+@pytest.mark.parametrize("launcher", [UVICORN, SPOC_ASGI_RUN], ids=["uvicorn", "spoc-asgi-run"])
+def test_the_startup_summary_shows_by_default(tmp_path: Path, launcher: tuple[str, ...]) -> None:
+    output = served_output(tmp_path, launcher=launcher)
+    (summary,) = [line for line in output.splitlines() if "spoc_asgi: started" in line]
+    assert summary.startswith("INFO:     spoc_asgi: started ")  # aligned as uvicorn's lines
+    assert "INFO:     spoc_asgi: hook 'plain_hooks.slow_start' started in" in output
+
+
+def test_a_logging_config_of_the_users_own_is_kept(tmp_path: Path) -> None:
+    output = served_output(tmp_path, "--log-config", "root.json")
+    started = [line for line in output.splitlines() if "spoc_asgi started /" in line]
+    assert len(started) == 1, output  # once: the fallback stepped aside
+    assert started[0].startswith("MINE spoc_asgi started ")  # in the user's format
+
+
+def test_a_logging_config_that_quiets_spoc_asgi_is_kept(tmp_path: Path) -> None:
+    output = served_output(tmp_path, "--log-config", "quiet.json")
+    assert "spoc_asgi" not in output
+    assert "started" not in output.replace("Started server process", "")
