@@ -444,7 +444,10 @@ async def test_middleware(
     ]
     text = page("middleware.md")
     diagram = fence_after(text, "flowchart TB")  # the mermaid onion, outermost first
-    layers = ["ServerErrorMiddleware", "entry 1", "entries 2", "create_app(middleware=", "Exception"]
+    layers = [
+        *["ServerErrorMiddleware", "entry 1", "entries 2"],
+        *["create_app(middleware=", "ExceptionMiddleware"],
+    ]
     positions = [diagram.index(name) for name in [*layers, "Router"]]
     assert positions == sorted(positions)
 
