@@ -208,12 +208,20 @@ def assert_tested_include(fence: Fence, include: str) -> None:
 
 def run_marked_fence(fence: Fence, tmp_path: Path) -> None:
     """``<!-- docs-test: spoc.toml|settings.py[, expect ID] -->``: the fence is that file of
-    a project; ``spoc-asgi check`` on it reports exactly ID (or nothing)."""
+    a project; ``spoc-asgi check`` on it reports exactly ID (or nothing).
+    ``<!-- docs-test: python, expect ID -->``: Python that builds a project of several
+    files in the current directory and asserts that ID is reported."""
     spec = re.fullmatch(
-        r"(spoc\.toml|settings\.py)(?:,\s*expect\s+(spoc\.[EW]\d{3}))?", fence.marker or ""
+        r"(spoc\.toml|settings\.py|python)(?:,\s*expect\s+(spoc\.[EW]\d{3}))?",
+        fence.marker or "",
     )
     assert spec, f"{fence.where}: unknown marker {fence.marker!r}"
     kind, expected = spec.groups()
+    if kind == "python":  # a project of several files: the code builds it and asserts the id
+        assert fence.lang in PYTHON and expected, f"{fence.where}: python needs an expect"
+        assert f'"{expected}"' in fence.text, f"{fence.where}: does not assert {expected}"
+        exec(compile(fence.text, fence.where, "exec"), {"__name__": "__docs__"})
+        return
     assert (kind == "settings.py") == (fence.lang in PYTHON), f"{fence.where}: {kind} fence"
     base = tmp_path / "project"
     (base / "config").mkdir(parents=True)
