@@ -44,6 +44,8 @@ import time
 import anyio
 import anyio.from_thread
 
+import spoc_asgi
+
 EVENTS = []
 RELEASE = threading.Event()
 
@@ -97,8 +99,15 @@ def uses_from_thread(app):
 
 def slow_sync_startup():
     EVENTS.append("slow startup begins")
-    time.sleep(0.6)
+    time.sleep(1.4)  # past hook_timeout (1s), well within the grace (1s more)
     EVENTS.append("slow startup returns")
+
+
+@spoc_asgi.on_shutdown
+def slow_sync_shutdown():
+    EVENTS.append("slow shutdown begins")
+    time.sleep(1.4)
+    EVENTS.append("slow shutdown returns")
 
 
 def stuck_sync_startup():
@@ -259,9 +268,9 @@ def test_anyio_from_thread_works_inside_a_sync_hook(project: Project, module: An
 async def test_an_overrunning_sync_hook_is_waited_for_before_the_backends_close(
     project: Project, module: Any
 ) -> None:
-    configure(project, module, ["slow_sync_startup"], "[spoc]\nhook_timeout = 0.3")
+    configure(project, module, ["slow_sync_startup"], "[spoc]\nhook_timeout = 1")
     began = time.monotonic()
-    with pytest.raises(SpocError, match=r"slow_sync_startup' did not start within 0.3s"):
+    with pytest.raises(SpocError, match=r"slow_sync_startup' did not start within 1s"):
         async with lifespan_client(create_app(project.base_dir)):
             pass  # pragma: no cover
     # The database closed only once the hook that may use it had returned.
@@ -272,6 +281,23 @@ async def test_an_overrunning_sync_hook_is_waited_for_before_the_backends_close(
         "disconnect",
     ]
     assert time.monotonic() - began < HANG_GUARD
+
+
+async def test_an_overrunning_sync_shutdown_is_waited_for_before_the_backends_close(
+    project: Project, module: Any
+) -> None:
+    configure(project, module, ["slow_sync_shutdown"], "[spoc]\nhook_timeout = 1")
+    with anyio.fail_after(HANG_GUARD), pytest.raises(ExceptionGroup) as caught:
+        async with lifespan_client(create_app(project.base_dir)):
+            pass
+    (timed_out,) = caught.value.exceptions
+    assert "slow_sync_shutdown' did not finish within 1s" in str(timed_out)
+    assert module.EVENTS == [
+        "connect",
+        "slow shutdown begins",
+        "slow shutdown returns",
+        "disconnect",
+    ]
 
 
 async def test_a_sync_hook_stuck_past_the_grace_is_logged_naming_it(
