@@ -84,6 +84,12 @@ async def crashing_group(app):
         group.cancel_scope.cancel()
 
 
+async def crashing_asyncio_group(app):
+    async with asyncio.TaskGroup() as group:
+        group.create_task(crash_soon())
+        yield
+
+
 async def fails():
     raise LookupError("cannot start")
 
@@ -225,10 +231,11 @@ async def test_a_task_group_hook_is_stopped_when_a_later_hook_fails_to_start(
     assert module.EVENTS == ["connect", "anyio worker up", "anyio worker down", "disconnect"]
 
 
+@pytest.mark.parametrize("hook", ["crashing_group", "crashing_asyncio_group"])
 async def test_a_task_crashing_in_a_hooks_group_ends_the_lifespan_with_its_traceback(
-    project: Project, module: Any
+    project: Project, module: Any, hook: str
 ) -> None:
-    configure(project, module, ["crashing_group", "anyio_group"])
+    configure(project, module, [hook, "anyio_group"])
     app = create_app(project.base_dir)
     to_app, inbox = anyio.create_memory_object_stream[Message](1)
     sent: list[Message] = []
@@ -250,7 +257,8 @@ async def test_a_task_crashing_in_a_hooks_group_ends_the_lifespan_with_its_trace
     assert "in crash_soon" in report  # the task's own traceback
     assert "Attempted to exit" not in report  # no scope error in its place
     (failure,) = caught.value.exceptions
-    assert "crashing_group" in str(failure)
+    assert f"hook '{module.__name__}.{hook}'" in str(failure)
+    assert "ZeroDivisionError: the worker crashed" in str(failure)
     crash = failure.__cause__
     assert isinstance(crash, ExceptionGroup)
     assert isinstance(crash.exceptions[0], ZeroDivisionError)
