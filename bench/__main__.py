@@ -34,6 +34,7 @@ def measures() -> dict[str, Measure]:
     return {
         "asgi": asgi.measure_asgi,
         "adapter": asgi.measure_adapter,
+        "functions": asgi.measure_functions,
         "http": http.measure_http,
         "create_app": startup.measure_create_app,
         "lifespan": lifespan.measure_lifespan,

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
+from starlette.datastructures import Headers, State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request, empty_send
 from starlette.responses import PlainTextResponse, Response
@@ -47,20 +47,35 @@ class RequestState(State):
         return self.__dict__
 
 
-class _LazyState:
-    """``request.state``, made on first use and then kept on the request (a plain
-    attribute read from there on: this descriptor defines no ``__set__``)."""
+_new = object.__new__
 
-    def __get__(self, request: _Request | None, owner: type[Any] | None = None) -> Any:
+
+class _StateOnFirstRead:
+    """``request.state``, made on first read and then kept in the instance dict.
+
+    Starlette's ``state`` and ``headers`` are properties doing ``hasattr``, build and
+    store on every read. These descriptors have no ``__set__``: after the first read
+    the attribute is a plain instance attribute, one dict lookup.
+    """
+
+    def __get__(self, request: Request | None, owner: type[Any] | None = None) -> Any:
         if request is None:
             return self
-        state = _new_state(RequestState)
+        state = _new(RequestState)
+        # As HTTPConnection.state: the dict lives in the scope, made if missing.
         object.__setattr__(state, "__dict__", request.scope.setdefault("state", {}))
         request.__dict__["state"] = state
         return state
 
 
-_new_state = object.__new__
+class _HeadersOnFirstRead:
+    """``request.headers``, made on first read (see :class:`_StateOnFirstRead`)."""
+
+    def __get__(self, request: Request | None, owner: type[Any] | None = None) -> Any:
+        if request is None:
+            return self
+        headers = request.__dict__["headers"] = Headers(scope=request.scope)
+        return headers
 
 
 class _Request(Request):
@@ -72,14 +87,16 @@ class _Request(Request):
 
     One is built per request and layer, so construction is kept to two attribute
     writes: the defaults ``Request.__init__`` would set per instance live on the
-    class (a test keeps them in step with Starlette's).
+    class (a test keeps them in step with Starlette's). ``state`` and ``headers`` are
+    made on first read, as Starlette makes them, and then read as plain attributes.
     """
 
     _send = staticmethod(empty_send)
     _stream_consumed = False
     _is_disconnected = False
     _form = None
-    state = _LazyState()
+    state = _StateOnFirstRead()
+    headers = _HeadersOnFirstRead()
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -129,7 +146,9 @@ class RequestFunctionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = _Request(scope, receive)
+        request = _new(_Request)  # _Request.__init__, inline: once per request
+        request.scope = scope
+        request._receive = receive
         for func, how, name in self.steps:
             try:
                 if how == INLINE:

@@ -445,3 +445,27 @@ def test_request_state_lives_in_the_scope_and_starlettes_request_sees_it() -> No
     assert other.state.user == "ada"
     other.state.tenant = "t1"
     assert request.state.tenant == "t1"
+
+
+def test_the_lean_requests_headers_are_starlettes() -> None:
+    # headers is made on first read and kept (no property): what Starlette derives from
+    # it must not change.
+    async def receive() -> Message:  # pragma: no cover
+        return {"type": "http.request"}
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("example.org", 80),
+        "path": "/p",
+        "root_path": "",
+        "query_string": b"q=1",
+        "headers": [(b"host", b"example.org"), (b"cookie", b"a=1; b=2"), (b"x-key", b"k")],
+    }
+    ours, theirs = _Request(scope, receive), Request(scope, receive)
+    assert ours.headers is ours.headers
+    assert ours.headers == theirs.headers
+    assert ours.headers["x-key"] == "k"
+    assert ours.cookies == theirs.cookies == {"a": "1", "b": "2"}
+    assert str(ours.url) == str(theirs.url) == "http://example.org/p?q=1"
