@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
+from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.hooks import build_hooks
@@ -49,10 +50,11 @@ def assemble(
         # normalised exactly as Starlette does it.
         inner_lifespan = Router(lifespan=inner_lifespan).lifespan_context  # type: ignore[arg-type]
     middleware = build_middleware(framework)
+    backends = Backends.build(framework)
     runtime = Runtime(
         framework,
-        Backends.build(framework),
-        build_hooks(framework),
+        backends,
+        coordinate(framework, backends, build_hooks(framework)),
         inner=inner_lifespan,
         inner_name=inner_name,
     )

@@ -152,6 +152,24 @@ CATALOGUE: dict[str, CheckSpec] = {
             "distributions, or leave it out.",
         ),
         CheckSpec(
+            "spoc.E050",
+            "[spoc.coordination] is invalid",
+            "See docs/deployment.md for its keys: backend, url, path, lease_seconds, "
+            "wait_seconds, retry_seconds, namespace, deployment_id.",
+        ),
+        CheckSpec(
+            "spoc.E051",
+            "the coordination backend cannot be used",
+            "Configure a PostgreSQL database or a Redis cache, set "
+            "`[spoc.coordination] url`, or install the driver the message names.",
+        ),
+        CheckSpec(
+            "spoc.E052",
+            "a @once or @leader hook of the wrong shape",
+            "@leader takes an `async def fn(app)` that runs until cancelled; @once a hook "
+            "with a startup part (not a shutdown hook).",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "
@@ -166,6 +184,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "spoc.W003",
             "debug is on in production mode",
             "Set `debug = false` for production: debug pages show tracebacks to clients.",
+        ),
+        CheckSpec(
+            "spoc.W030",
+            "@once/@leader hooks coordinate through file locks outside development",
+            "File locks reach one host only: with replicas on several hosts, configure a "
+            "PostgreSQL database or a Redis cache, or set `[spoc.coordination] backend`.",
         ),
     )
 }
