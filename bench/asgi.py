@@ -32,7 +32,7 @@ from bench.harness import (
     new_loop,
 )
 from spoc_asgi import create_app
-from spoc_asgi.middleware import RequestFunctionMiddleware
+from spoc_asgi.request_functions import RequestFunctionMiddleware
 
 SCOPE: Scope = {
     "type": "http",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from spoc_asgi.coordination import _digest
 from spoc_asgi.coordination.choose import postgres_dsn
 from spoc_asgi.coordination.postgres import lock_id
 from spoc_asgi.coordination.settings import read_settings
-from tests.backends.conftest import RedisServer
+from tests.backends.conftest import RedisServer, unique
 from tests.conftest import Project
 
 HOOKS = """
@@ -139,6 +140,17 @@ def deployment(request: pytest.FixtureRequest, project: Project, tmp_path: Path)
     return Deployment(project, tmp_path, engine, url)
 
 
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to pause."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path, password=unique("pw"))
+    server.start()
+    yield server
+    server.kill()
+
+
 async def run_all(
     apps: list[Any], body: Callable[[], Any] | None = None
 ) -> list[BaseException | None]:
@@ -242,8 +254,9 @@ async def test_leadership_moves_when_the_leader_stops(deployment: Deployment) ->
 
 @pytest.mark.redis
 async def test_a_redis_leader_stops_its_work_before_its_lease_can_expire(
-    project: Project, tmp_path: Path, redis_server: RedisServer
+    project: Project, tmp_path: Path, own_redis: RedisServer
 ) -> None:
+    redis_server = own_redis
     deployment = Deployment(project, tmp_path, "redis", redis_server.url)
     deployment.write(["scheduler"], lease=1.5)
     app = deployment.app()

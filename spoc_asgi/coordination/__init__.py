@@ -62,7 +62,8 @@ def _coordinated(
         if options is not None or not _is_async_function(obj):
             _shape_error(framework, step.uri, "a @leader hook must be an `async def fn(app)`")
         name = f"leader:{step.uri}:{_digest(settings.namespace)}"
-        return leader_step(step.uri, bind_app(obj), coordinator, name, settings.lease_seconds)
+        call = bind_app(obj, step.label, framework.config.hook_timeout)
+        return leader_step(step.uri, call, coordinator, name, settings.lease_seconds)
     assert options is not None
     if is_shutdown_hook(obj):
         _shape_error(

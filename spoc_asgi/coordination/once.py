@@ -47,7 +47,8 @@ def once_step(
 
             yield await run_once(label, enter, coordinator, name, wait_seconds, retry_seconds)
 
-    return Step(step.kind, step.uri, run)
+    # The engine's bound for this step: the wait, and a second for the lock to be let go.
+    return Step(step.kind, step.uri, run, start_timeout=wait_seconds + 1.0)
 
 
 async def run_once(
