@@ -22,6 +22,7 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
+from spoc_asgi.health import health_steps
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
 from spoc_asgi.registry import build
 
@@ -52,7 +53,7 @@ def assemble(
     runtime = Runtime(
         framework,
         backends,
-        coordinate(framework, backends, built.hooks),
+        [*coordinate(framework, backends, built.hooks), *health_steps(framework)],
         inner=inner_lifespan,
         inner_name=inner_name,
     )

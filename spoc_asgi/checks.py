@@ -174,6 +174,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "with a startup part (not a shutdown hook).",
         ),
         CheckSpec(
+            "spoc.E053",
+            "[spoc.health] is invalid",
+            "Its keys are `drain_seconds` (>= 0; 0 turns draining off) and `ping_timeout` "
+            "(> 0), both in seconds.",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "
