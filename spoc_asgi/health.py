@@ -9,10 +9,10 @@ Opt in with ``routes = ["spoc_asgi.health.routes"]``:
   failing backends (by group and URI, nothing else). From the first moment of
   shutdown it answers 503, so that a load balancer stops sending requests.
 
-``[spoc.health] drain_seconds`` (default 0: off) makes that moment SIGTERM itself:
-readiness answers 503 at once while the server keeps serving for that many seconds,
-then the server's own SIGTERM handler runs and it shuts down as usual. Mistakes in
-``[spoc.health]`` are ``spoc.E053``.
+``[spoc.health] drain_seconds`` (or ``SPOC_DRAIN_SECONDS``; default 0: off) makes
+that moment SIGTERM itself: readiness answers 503 at once while the server keeps
+serving for that many seconds, then the server's own SIGTERM handler runs and it
+shuts down as usual. Mistakes in ``[spoc.health]`` are ``spoc.E053``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -44,6 +45,7 @@ logger = logging.getLogger("spoc_asgi")
 LIVE_PATH = "/livez"
 READY_PATH = "/readyz"
 _KEYS = {"drain_seconds": 0.0, "ping_timeout": 1.0}
+DRAIN_ENV = "SPOC_DRAIN_SECONDS"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -155,6 +157,19 @@ def _read_options(framework: Framework) -> dict[str, float]:
             _error(framework, f"{key} must be a number of seconds ({least}), not {value!r}", key)
             continue
         values[key] = float(value)
+    raw = os.environ.get(DRAIN_ENV)
+    if raw is not None:  # the environment wins, as SPOC_MODE does over [spoc] mode
+        try:
+            seconds: object = float(raw)
+        except ValueError:
+            seconds = raw
+        if not _seconds(seconds, allow_zero=True):
+            message = f"{DRAIN_ENV} must be a number of seconds (>= 0), not {raw!r}"
+            framework.reporter.error(
+                CheckMessage("spoc.E053", message, key=f"environment variable {DRAIN_ENV}")
+            )
+        else:
+            values["drain_seconds"] = float(raw)
     return values
 
 
