@@ -43,8 +43,9 @@ def coordinate(framework: Framework, backends: Backends, hooks: list[Step]) -> l
     settings = read_settings(
         framework.config.project, framework.config.toml_path, framework.base_dir, framework.reporter
     )
-    if not marked:
+    if not marked and settings.backend is None:
         return hooks
+    # A backend set explicitly is checked even before any hook uses it.
     coordinator = choose(settings, backends, framework.reporter)
     _warn_single_host(framework, coordinator, marked)
     return [
