@@ -54,7 +54,7 @@ class PostgresCoordinator:
         self.connect_timeout = connect_timeout
         # The server frees a lock as soon as it sees the connection close: polling often
         # is what bounds a takeover.
-        self.poll_seconds = min(0.5, lease_seconds / 4)
+        self.poll_seconds = min(0.25, lease_seconds / 4)
 
     def describe(self) -> str:
         return f"postgres advisory locks at {redact_text(self.dsn)}"
