@@ -88,7 +88,9 @@ class Deployment:
         self.url = url
         self.tmp_path = tmp_path
 
-    def write(self, hooks: list[str], seconds: float = 0.3, lease: float = 2.0) -> None:
+    def write(
+        self, hooks: list[str], seconds: float = 0.3, lease: float = 2.0, extra: str = ""
+    ) -> None:
         module = self.project.module(HOOKS.format(log=str(self.log), seconds=seconds))
         self.module = module
         backends = {
@@ -111,6 +113,7 @@ class Deployment:
             namespace = "{self.namespace}"
             lease_seconds = {lease}
             path = "{self.tmp_path / "locks"}"
+            {extra}
 
             [spoc.plugins]
             hooks = [{hook_uris}]
@@ -215,6 +218,32 @@ async def test_a_failed_once_hook_fails_startup_everywhere_with_one_error(
         )
     assert len(messages) == 1, messages
     assert [e["event"] for e in events(deployment.log)] == ["begin"]
+
+
+async def test_a_failure_is_remembered_for_retry_seconds_then_run_again(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment.write(["migrate"], seconds=0.05, extra="retry_seconds = 1.5")
+    monkeypatch.setenv("SPOC_TEST_ONCE_FAIL", "1")
+    (first,) = await run_all([deployment.app()])
+    monkeypatch.setenv("SPOC_TEST_ONCE_FAIL", "0")
+    (within,) = await run_all([deployment.app()])  # fails with the same error, not run
+    assert isinstance(first, SpocError) and isinstance(within, SpocError)
+    assert str(first) == str(within)
+    assert [e["event"] for e in events(deployment.log)] == ["begin"]
+    await anyio.sleep(1.6)
+    assert await run_all([deployment.app()]) == [None]
+    assert [e["event"] for e in events(deployment.log)] == ["begin", "begin", "end"]
+
+
+async def test_a_waiting_process_gives_up_after_its_timeout(deployment: Deployment) -> None:
+    deployment.write(["migrate"], seconds=5, extra="wait_seconds = 0.8")
+    began = time.monotonic()
+    runner, waiter = await run_all([deployment.app(), deployment.app()])
+    assert time.monotonic() - began < 4
+    for outcome in (runner, waiter):
+        assert isinstance(outcome, SpocError)
+        assert "(@once) did not complete within 0.8s in any process" in str(outcome)
 
 
 def leads(log: Path) -> list[dict[str, Any]]:
@@ -336,6 +365,45 @@ def test_a_leader_hook_must_be_an_async_function(project: Project) -> None:
     with pytest.raises(ConfigurationError, match=r"spoc\.E052") as caught:
         create_app(project.base_dir)
     assert "async def fn(app)" in str(caught.value)
+
+
+def test_a_once_hook_needs_a_startup_part(project: Project) -> None:
+    module = project.module(
+        """
+        import spoc_asgi
+
+        @spoc_asgi.once
+        @spoc_asgi.on_shutdown
+        async def bye(app):
+            pass
+        """
+    )
+    project.toml(f'[spoc.plugins]\nhooks = ["{module}.bye"]\n')
+    with pytest.raises(ConfigurationError, match=r"spoc\.E052") as caught:
+        create_app(project.base_dir)
+    assert "needs a startup part" in str(caught.value)
+
+
+def test_once_takes_its_own_timeout(project: Project) -> None:
+    module = project.module(
+        """
+        import spoc_asgi
+
+        @spoc_asgi.once(timeout=600)
+        async def migrate(app):
+            pass
+
+        @spoc_asgi.once
+        async def warm(app):
+            pass
+        """
+    )
+    project.toml(
+        f'[spoc]\nhook_timeout = 5\n[spoc.plugins]\nhooks = ["{module}.migrate", "{module}.warm"]\n'
+    )
+    steps = create_app(project.base_dir).state.spoc_runtime.hooks
+    # The engine bounds each start by the wait, plus a second to let the lock go.
+    assert [step.start_timeout for step in steps] == [601.0, 6.0]
 
 
 ONCE_HOOK = "import spoc_asgi\n\n@spoc_asgi.once\nasync def migrate(app):\n    pass\n"

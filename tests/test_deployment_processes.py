@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
 from tests.backends.conftest import RedisServer, unique
 
@@ -65,6 +66,8 @@ def completed():
 async def migrate(app):
     write("begin")
     await anyio.sleep(float(os.environ.get("SPOC_TEST_ONCE_SECONDS", "1")))
+    if os.environ.get("SPOC_TEST_ONCE_FAIL") == "1":
+        raise RuntimeError("migration 42 failed")
     write("end")
 
 
@@ -351,6 +354,28 @@ def test_killing_the_process_running_a_once_hook_lets_another_complete_it(
         assert begins[1]["pid"] != runner["pid"] and ends[0]["pid"] == begins[1]["pid"]
         assert all(answer["completed"] for answer in servers.answers)
         assert min(a["at"] for a in servers.answers) >= ends[0]["at"]
+
+
+def test_a_failed_once_hook_fails_every_server_with_the_same_error(
+    tmp_path: Path, engine_url: tuple[str, str]
+) -> None:
+    engine, url = engine_url
+    with cluster(tmp_path, engine, url) as servers:
+        servers.start_uvicorn(3, workers=1, SPOC_TEST_ONCE_FAIL="1")
+        codes = [process.wait(timeout=START_TIMEOUT) for process, _, _ in servers.servers]
+        logs = [log.read_text(errors="replace") for _, _, log in servers.servers]
+        assert servers.events("begin") and not servers.events("end")
+        (runner,) = {e["pid"] for e in servers.events("begin")}
+    assert codes == [STARTUP_FAILURE] * 3, servers.output()
+    expected = f"(@once) failed in pid {runner} on "
+    errors = set()
+    for log in logs:
+        (line,) = [
+            line for line in log.splitlines() if expected in line and "startup failed" in line
+        ]
+        errors.add(line[line.index(expected) :])
+        assert "Application startup complete" not in log
+    assert len(errors) == 1 and errors.pop().endswith("RuntimeError: migration 42 failed")
 
 
 @pytest.mark.postgres

@@ -92,17 +92,22 @@ class PostgresSession:
         self._table_ready = False
 
     def _bounded(self) -> ContextManager[anyio.CancelScope]:
+        """For the watch's ping: it must fail in time to stop the work."""
         return anyio.fail_after(max(self.lease_seconds / 3, 0.5))
 
+    def _patient(self) -> ContextManager[anyio.CancelScope]:
+        """For everything else, where only the caller's own wait is at stake."""
+        return anyio.fail_after(max(self.lease_seconds, 5.0))
+
     async def try_lock(self, name: str) -> bool:
-        with self._bounded():
+        with self._patient():
             taken = await self.connection.fetchval("SELECT pg_try_advisory_lock($1)", lock_id(name))
         return bool(taken)
 
     async def unlock(self, name: str) -> None:
         if self.connection.is_closed():
             return  # the lock went with the connection
-        with self._bounded():
+        with self._patient():
             await self.connection.fetchval("SELECT pg_advisory_unlock($1)", lock_id(name))
 
     async def watch(self, name: str) -> str:
@@ -130,7 +135,7 @@ class PostgresSession:
         import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
         try:
-            with self._bounded():
+            with self._patient():
                 text = await self.connection.fetchval(
                     f"SELECT record FROM {TABLE} WHERE name = $1", name
                 )
@@ -139,7 +144,7 @@ class PostgresSession:
         return Record.from_json(text) if text is not None else None
 
     async def write(self, name: str, record: Record) -> None:
-        with self._bounded():
+        with self._patient():
             if not self._table_ready:
                 # Two first writers of different hooks must not both create the table.
                 async with self.connection.transaction():

@@ -43,7 +43,9 @@ class RedisCoordinator:
     async def session(self) -> AsyncIterator[RedisSession]:
         from redis.asyncio import Redis  # the [redis] extra; checked when chosen
 
-        timeout = max(self.lease_seconds / 4, 0.2)
+        # Every call is bounded by a cancel scope (see RedisSession); the socket timeout
+        # only keeps a dead connection from hanging longer than the longest of those.
+        timeout = max(self.lease_seconds, 5.0)
         client = Redis.from_url(
             self.url, socket_timeout=timeout, socket_connect_timeout=self.connect_timeout
         )
@@ -64,13 +66,18 @@ class RedisSession:
         self.locks: dict[str, Any] = {}
 
     def _bound(self) -> float:
+        """For a renewal: it must fail in time for the work to stop before the expiry."""
         return max(self.lease_seconds / 3, 0.2)
+
+    def _patient(self) -> float:
+        """For everything else, where only the caller's own wait is at stake."""
+        return max(self.lease_seconds, 5.0)
 
     async def try_lock(self, name: str) -> bool:
         lock = self.client.lock(
             f"{PREFIX}lock:{name}", timeout=self.lease_seconds, blocking=False, thread_local=False
         )
-        with anyio.fail_after(self._bound()):
+        with anyio.fail_after(self._patient()):
             taken = bool(await lock.acquire(blocking=False))
         if taken:
             self.locks[name] = lock
@@ -105,13 +112,13 @@ class RedisSession:
                 return f"renewing the Redis lock failed: {type(exc).__name__}"
 
     async def read(self, name: str) -> Record | None:
-        with anyio.fail_after(self._bound()):
-            value = await self.client.get(f"{PREFIX}once:{name}")
+        with anyio.fail_after(self._patient()):
+            value = await self.client.get(f"{PREFIX}record:{name}")
         return Record.from_json(value) if value is not None else None
 
     async def write(self, name: str, record: Record) -> None:
         # A completed run is kept; a failure only for retry_seconds, then a process runs
         # the hook again.
         expiry = int(self.retry_seconds * 1000) if record.status == FAILED else None
-        with anyio.fail_after(self._bound()):
-            await self.client.set(f"{PREFIX}once:{name}", record.to_json(), px=expiry)
+        with anyio.fail_after(self._patient()):
+            await self.client.set(f"{PREFIX}record:{name}", record.to_json(), px=expiry)
