@@ -13,11 +13,14 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
-from filelock import FileLock, Timeout
 
 from spoc_asgi.coordination.base import Record
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -57,6 +60,8 @@ class FileSession:
         self.locks: dict[str, FileLock] = {}
 
     async def try_lock(self, name: str) -> bool:
+        from filelock import FileLock, Timeout  # imported when first used: import cost
+
         # Non-blocking (timeout 0): one flock() call, no thread. The lock file is kept, so
         # every process locks the same inode.
         lock = FileLock(
