@@ -27,10 +27,13 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
-from spoc_asgi.logs import logger
+from spoc_asgi.logs import logger, make_visible
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+    from exceptiongroup import (  # type: ignore[import-not-found,unused-ignore]
+        BaseExceptionGroup,
+        ExceptionGroup,
+    )
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
 SLOW_STEP = 0.1  # seconds: a step slower than this is logged at INFO with its time
@@ -71,6 +74,7 @@ class Runtime:
 
     @asynccontextmanager
     async def _run(self, app: Any) -> AsyncIterator[dict[str, Any]]:
+        make_visible()  # a server configures its logging before it starts the lifespan
         began = time.perf_counter()
         state: dict[str, Any] = {"framework": self.framework}
         errors: list[SpocError] = []  # failed exits, each naming its step
@@ -130,7 +134,7 @@ class Runtime:
             try:
                 state = await context.__aenter__()
             except Exception as exc:
-                raise SpocError(f"{step.label} raised {type(exc).__name__}: {exc}") from exc
+                raise SpocError(f"{step.label} raised {_describe(exc)}") from exc
             entered, scope.deadline = True, math.inf
             _log_slow(step, time.perf_counter() - began)
             thrown: tuple[Any, Any, Any] = (None, None, None)
@@ -145,7 +149,7 @@ class Runtime:
             except Exception as exc:
                 if exc is thrown[1]:
                     raise
-                failure = SpocError(f"shutdown of {step.label} failed: {type(exc).__name__}: {exc}")
+                failure = SpocError(f"shutdown of {step.label} failed: {_describe(exc)}")
                 failure.__cause__ = exc
                 errors.append(failure)
                 return  # recorded: the steps outside stop as after a clean exit
@@ -179,6 +183,14 @@ _STOPPED = {True: "the app has shut down", False: "startup failed"}
 
 def _group(errors: list[SpocError]) -> ExceptionGroup[SpocError] | None:
     return ExceptionGroup(f"shutdown failed in {len(errors)} step(s)", errors) if errors else None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``; for a task group's error, what each of its tasks raised."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner = "; ".join(_describe(each) for each in exc.exceptions)
+        return f"{type(exc).__name__}: {exc.message} ({inner})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _log_slow(step: Step, seconds: float) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
+from spoc_asgi import registry
 from spoc_asgi.errors import BackendNotReadyError, SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
@@ -107,9 +108,6 @@ class Backends:
     @classmethod
     def build(cls, framework: Framework) -> Backends:
         """The configured backends, built through the group registry."""
-        # Imported here: the registry imports this module for build_backend.
-        from spoc_asgi import registry
-
         return cls(registry.build(framework, roles=[registry.Role.BACKEND]).backends)
 
     def __iter__(self) -> Iterator[tuple[str, str, Any]]:

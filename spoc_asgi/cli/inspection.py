@@ -17,6 +17,8 @@ from spoc_asgi.framework import Framework
 from spoc_asgi.health import health_steps
 from spoc_asgi.shapes import options_error
 
+FAIL_LEVELS = ("error", "warning")
+
 
 @dataclass
 class Inspection:
@@ -34,6 +36,11 @@ class Inspection:
     @property
     def warnings(self) -> list[CheckMessage]:
         return [p for p in self.problems if p.level is Level.WARNING]
+
+    def fails(self, level: str = "error") -> bool:
+        """Whether a command should exit 1: on errors, or with ``--fail-level warning``
+        on any problem."""
+        return bool(self.errors if level == "error" else self.problems)
 
 
 def inspect_project(base_dir: Path) -> Inspection:
