@@ -4,7 +4,9 @@ Every rule that can reject a configuration reports through a :class:`Reporter`.
 The app factory uses a strict reporter (the first error raises); ``spoc-asgi check``
 uses a collecting one, so it can list every problem at once. The catalogue below is
 the single source of ids, titles and hints; docs/checks.md explains each one, and
-tests/test_docs.py keeps its titles and hints in step with this file.
+tests/test_docs.py keeps its titles and hints in step with this file. Plugins add
+checks of their own with :func:`register` (docs/checks.md#checks-of-your-own); a
+project silences ids on purpose with ``silenced_checks`` (:meth:`Reporter.silence`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Turn the ``hooks`` group into lifespan steps (SPEC section 5).
+"""Turn the ``hooks`` group into lifespan steps (docs/hooks.md).
 
 Every accepted shape becomes one thing: a factory of an async context manager
 that starts the hook on enter and stops it on exit. The lifespan then only has to

@@ -170,6 +170,13 @@ def test_settings_where_spoc_looks_and_spoc_asgi_does_not(
     assert "PLUGINS and options are not loaded" in problem["message"]
 
 
+def test_a_config_module_of_the_projects_own_is_not_taken_for_settings(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.settings("DEBUG_LEVEL = 3\nTIMEOUT_CONFIGURED = True\n", where="config.py")
+    assert check(project, capsys)["problems"] == []
+
+
 def test_an_empty_config_package_is_not_taken_for_settings(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
