@@ -150,8 +150,7 @@ def _read_options(framework: Framework) -> dict[str, float]:
         return values
     for key, value in table.items():
         if key not in _KEYS:
-            _error(framework, f"unknown key {key!r}; known: {', '.join(_KEYS)}", key)
-            continue
+            continue  # reported with every [spoc] key (spoc.W004/E023, SPOC_KEYS)
         least = "> 0" if key == "ping_timeout" else ">= 0"
         if not _seconds(value, allow_zero=key == "drain_seconds"):
             _error(framework, f"{key} must be a number of seconds ({least}), not {value!r}", key)

@@ -90,8 +90,8 @@ def read_settings(
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
-            error(f"unknown key {key!r}; known: {', '.join(KEYS)}", key)
-        elif key in _STRINGS:
+            continue  # reported with every [spoc] key (spoc.W004/E023, SPOC_KEYS)
+        if key in _STRINGS:
             if not isinstance(value, str) or not value:
                 error(f"{key} must be a non-empty string, not {type(value).__name__}", key)
             elif key == "backend" and value not in BACKENDS:
