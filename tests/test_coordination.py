@@ -147,6 +147,8 @@ def deployment(request: pytest.FixtureRequest, project: Project, tmp_path: Path)
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, to pause."""
     if shutil.which("redis-server") is None:
+        if os.environ.get("SPOC_REQUIRE_SERVICES") == "1":
+            pytest.fail("redis-server is not installed and SPOC_REQUIRE_SERVICES=1")
         pytest.skip("redis-server is not installed")
     server = RedisServer(tmp_path, password=unique("pw"))
     server.start()

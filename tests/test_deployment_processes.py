@@ -378,9 +378,9 @@ def test_a_failed_once_hook_fails_every_server_with_the_same_error(
     assert len(errors) == 1 and errors.pop().endswith("RuntimeError: migration 42 failed")
 
 
-@pytest.mark.postgres
-def test_gunicorn_with_uvicorn_workers(tmp_path: Path, postgres_url: str) -> None:
-    with cluster(tmp_path, "postgres", postgres_url) as servers:
+def test_gunicorn_with_uvicorn_workers(tmp_path: Path, engine_url: tuple[str, str]) -> None:
+    engine, url = engine_url
+    with cluster(tmp_path, engine, url) as servers:
         servers.start_gunicorn(2, workers=2)
         servers.wait_until_all_answer()
         assert len(servers.events("begin")) == len(servers.events("end")) == 1
@@ -398,6 +398,8 @@ def test_gunicorn_with_uvicorn_workers(tmp_path: Path, postgres_url: str) -> Non
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     if shutil.which("redis-server") is None:
+        if os.environ.get("SPOC_REQUIRE_SERVICES") == "1":
+            pytest.fail("redis-server is not installed and SPOC_REQUIRE_SERVICES=1")
         pytest.skip("redis-server is not installed")
     server = RedisServer(tmp_path, password=unique("pw"))
     server.start()
