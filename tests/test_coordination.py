@@ -283,6 +283,40 @@ async def test_leadership_moves_when_the_leader_stops(deployment: Deployment) ->
     assert first_stop["at"] <= second["at"]
 
 
+async def test_a_leader_that_raises_gives_up_and_leads_again_after_the_lease(
+    project: Project, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = tmp_path / "crashes.jsonl"
+    module = project.module(
+        f"""
+        import json, time
+        import spoc_asgi
+
+        @spoc_asgi.leader
+        async def flaky(app):
+            with open({str(log)!r}, "a") as file:
+                file.write(json.dumps({{"at": time.monotonic()}}) + "\\n")
+            raise RuntimeError("lost the queue")
+        """
+    )
+    project.toml(
+        f"""
+        [spoc.coordination]
+        lease_seconds = 0.5
+        path = "{tmp_path / "locks"}"
+        [spoc.plugins]
+        hooks = ["{module}.flaky"]
+        """
+    )
+    app = create_app(project.base_dir)
+    async with app.router.lifespan_context(app):
+        await until(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, 10)
+    starts = [json.loads(line)["at"] for line in log.read_text().splitlines()]
+    assert starts[1] - starts[0] >= 0.5  # competes again after lease_seconds
+    assert "(@leader) raised: leadership given up" in caplog.text
+    assert "RuntimeError: lost the queue" in caplog.text
+
+
 @pytest.mark.redis
 async def test_a_redis_leader_stops_its_work_before_its_lease_can_expire(
     project: Project, tmp_path: Path, own_redis: RedisServer
