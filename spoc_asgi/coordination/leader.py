@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from spoc_asgi.coordination.base import Coordinator, Session
+from spoc_asgi.coordination.fence import run_fenced
 from spoc_asgi.hooks import Step
 from spoc_asgi.redaction import redact_text
 
@@ -82,23 +83,10 @@ async def _lead(
     label: str, call: Callable[[Any], Awaitable[Any]], app: Any, session: Session, name: str
 ) -> None:
     logger.info("%s: leading in pid %d", label, os.getpid())
-    lost: str | None = None
-    async with anyio.create_task_group() as task_group:
-
-        async def watch() -> None:
-            nonlocal lost
-            try:
-                lost = await session.watch(name)
-            except Exception as exc:
-                lost = f"watching the lock failed: {type(exc).__name__}"
-            task_group.cancel_scope.cancel()  # fencing: the work stops here
-
-        task_group.start_soon(watch)
-        try:
-            await call(app)
-            logger.warning("%s returned: leadership given up", label)
-        except Exception:
-            logger.exception("%s raised: leadership given up", label)
-        task_group.cancel_scope.cancel()
-    if lost is not None:
-        logger.warning("%s: leadership lost (%s); its work was cancelled", label, lost)
+    outcome = await run_fenced(session, name, lambda: call(app))
+    if outcome.error is not None:
+        logger.error("%s raised: leadership given up", label, exc_info=outcome.error)
+    elif outcome.finished:
+        logger.warning("%s returned: leadership given up", label)
+    else:
+        logger.warning("%s: leadership lost (%s); its work was cancelled", label, outcome.lost)

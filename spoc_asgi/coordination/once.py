@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from spoc_asgi.coordination.base import DONE, FAILED, Coordinator, Record, Session
+from spoc_asgi.coordination.fence import run_fenced
 from spoc_asgi.errors import SpocError
 from spoc_asgi.hooks import Step
 from spoc_asgi.redaction import redact_text
@@ -117,37 +118,19 @@ async def _completed(session: Session, label: str, name: str, retry_seconds: flo
 async def _run_fenced(
     label: str, enter: Callable[[], Awaitable[State]], session: Session, name: str
 ) -> State:
-    """Enter the hook in this task while the lock is watched; cancel it if the lock is lost."""
-    lost: str | None = None
-    error: Exception | None = None
-    state: State = None
-    entered = False
-    async with anyio.create_task_group() as task_group:
-
-        async def watch() -> None:
-            nonlocal lost
-            try:
-                lost = await session.watch(name)
-            except Exception as exc:
-                lost = f"watching the lock failed: {type(exc).__name__}"
-            task_group.cancel_scope.cancel()
-
-        task_group.start_soon(watch)
-        try:
-            state = await enter()
-            entered = True
-        except Exception as exc:  # kept, raised below: a task group would wrap it
-            error = exc
-        task_group.cancel_scope.cancel()
-    if error is not None:
-        detail = redact_text(f"{type(error).__name__}: {error}")
+    """Enter the hook while the lock is watched; record a failure for the waiting processes."""
+    outcome = await run_fenced(session, name, enter)
+    if outcome.error is not None:
+        detail = redact_text(f"{type(outcome.error).__name__}: {outcome.error}")
         record = Record(FAILED, detail=detail)
         try:
             with anyio.CancelScope(shield=True), anyio.fail_after(5):
                 await session.write(name, record)  # so the waiting processes fail alike
         except Exception as exc:
             logger.error("%s: could not record the failure: %s", label, type(exc).__name__)
-        raise OnceFailed(f"{label} failed in {record.where}: {detail}") from error
-    if not entered:
-        raise OnceFailed(f"{label} was stopped in this process: {lost}; another process runs it")
-    return state
+        raise OnceFailed(f"{label} failed in {record.where}: {detail}") from outcome.error
+    if not outcome.finished:
+        raise OnceFailed(
+            f"{label} was stopped in this process: {outcome.lost}; another process runs it"
+        )
+    return outcome.result
