@@ -445,7 +445,7 @@ async def test_middleware(
         "_LifespanGuard",  # placeholders naming the fix while the lifespan is not running
         "RequestId",
         "GZipMiddleware",
-        *["RequestFunctionMiddleware"] * 4,
+        "RequestFunctionMiddleware",  # four request functions in a row share one layer
         "ServerTiming",  # the caller's middleware=, inside the group
         "ExceptionMiddleware",
         "Router",
