@@ -246,7 +246,10 @@ def _option_groups(framework: Framework, lines: _Lines) -> None:
         message = f"options are configured for group {group!r}, which lists no plugins"
         suggestion = close_match(group, config.plugins)
         check_id = "spoc.W001" if suggestion is None else "spoc.E026"
-        if suggestion is not None:
+        if suggestion is not None and group in BUILTIN_GROUPS:
+            # The plugins are the misspelt side (spoc.E024 says so): point there.
+            message += f"; its plugins seem to be listed under the misspelt {suggestion!r}"
+        elif suggestion is not None:
             message += f": did you mean [spoc.config.{suggestion}]?"
         framework.reporter.report(
             check_id,
