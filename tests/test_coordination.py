@@ -339,6 +339,36 @@ async def test_a_redis_leader_stops_its_work_before_its_lease_can_expire(
     assert stop["at"] - paused < 1.5
 
 
+@pytest.mark.redis
+async def test_a_once_run_that_loses_its_redis_lock_is_stopped_and_fails_its_startup(
+    project: Project, tmp_path: Path, own_redis: RedisServer
+) -> None:
+    deployment = Deployment(project, tmp_path, "redis", own_redis.url)
+    deployment.write(["migrate"], seconds=10, lease=1.5)
+    app = deployment.app()
+    outcome: list[BaseException] = []
+
+    async def start() -> None:
+        try:
+            async with app.router.lifespan_context(app):
+                pass
+        except SpocError as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(start)
+        await until(lambda: bool(events(deployment.log)))
+        own_redis.pause()
+        paused = time.monotonic()
+        try:
+            await until(lambda: bool(outcome), 5)
+        finally:
+            own_redis.resume()
+    assert time.monotonic() - paused < 1.5  # before the key could expire
+    assert "(@once) was stopped in this process: renewing the Redis lock" in str(outcome[0])
+    assert [e["event"] for e in events(deployment.log)] == ["begin"]
+
+
 @pytest.mark.postgres
 async def test_a_postgres_leader_whose_connection_dies_stops_and_leads_again(
     project: Project, tmp_path: Path, postgres_url: str
