@@ -196,7 +196,9 @@ def measure_startup(engine: str, tmp: Path, rounds: int) -> Row:
             log = write_project(base, engine, hook)
             samples.rates[name].append(1 / startup_seconds(base))
             runs = len(events(log, "run"))
-            if runs != (1 if hook == "once_warm_up" else 6):
+            # A server answers once one of its two workers is up: unmarked, the hook has
+            # run in at least one worker of each server by then, in up to all six.
+            if not (runs == 1 if hook == "once_warm_up" else 3 <= runs <= 6):
                 raise RuntimeError(f"{name}: the hook ran {runs} times")
     return compared(
         "coordination",
