@@ -59,6 +59,7 @@ class Step:
     kind: str  # "hook", "backend" or "lifespan": used in messages
     uri: str
     open: HookFactory
+    start_timeout: float | None = None  # bounds the enter instead of hook_timeout
 
     @property
     def label(self) -> str:
