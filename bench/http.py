@@ -170,7 +170,8 @@ def check_same_stack() -> None:
     import example_app
     from bench import handwired
 
-    spoc = [describe(entry) for entry in example_app.app.user_middleware]
+    # The first entry is spoc_asgi's own lifespan guard, which the hand-wired app lacks.
+    spoc = [describe(entry) for entry in example_app.app.user_middleware[1:]]
     hand = [describe(entry) for entry in handwired.MIDDLEWARE]
     if spoc != hand:
         raise RuntimeError(
@@ -182,6 +183,8 @@ def check_same_stack() -> None:
 def describe(entry: Any) -> tuple[str, Any]:
     """An entry as (what it runs, its options); request functions by what they call."""
     cls, args, kwargs = entry
+    if hasattr(cls, "instance"):  # a middleware spoc_asgi built once, with its options
+        cls, args, kwargs = cls.cls, cls.args, cls.kwargs
     func = kwargs.get("func")
     if func is not None:
         owner = getattr(func, "__self__", func)  # a bound method's instance, or the callable

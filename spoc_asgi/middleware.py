@@ -1,4 +1,4 @@
-"""Turn the ``middleware`` group into pure ASGI middleware (SPEC section 5).
+"""Turn the ``middleware`` group into pure ASGI middleware (docs/middleware.md).
 
 First listed = outermost. Four entry shapes are accepted:
 
@@ -21,10 +21,10 @@ import inspect
 from typing import Any
 
 from starlette.middleware import Middleware
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from spoc_asgi.config import PluginSource
 from spoc_asgi.framework import Framework
-from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
 from spoc_asgi.request_functions import (
     RequestFunction,
@@ -41,6 +41,7 @@ from spoc_asgi.shapes import (
     shape_error,
 )
 
+GROUP = "middleware"
 EXPECTED_SHAPES = (
     "an ASGI middleware class cls(app, **options), a starlette Middleware, "
     "a request function fn(request), or a class with process(request) or __call__(request)"
@@ -77,17 +78,14 @@ def has_request_method(cls: type[Any]) -> bool:
 
 def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
     """One middleware-group entry as a Starlette ``Middleware`` of pure ASGI."""
-    group = "middleware"
+    group = GROUP
     options = framework.options_for(group, uri)
     source = framework.sources[group].get(uri)
     if isinstance(obj, Middleware):
         cls, args, kwargs = obj
-        kwargs = {**kwargs, **options}
-        _check_middleware_arguments(cls, args, kwargs, uri, source)
-        return Middleware(cls, *args, **kwargs)
+        return Middleware(_Prebuilt(cls, args, {**kwargs, **options}, uri, source))
     if is_asgi_middleware_class(obj):
-        _check_middleware_arguments(obj, (), options, uri, source)
-        return Middleware(obj, **options)
+        return Middleware(_Prebuilt(obj, (), options, uri, source))
     if inspect.isclass(obj):
         if has_request_method(obj):
             instance = instantiate(obj, options, group=group, uri=uri, source=source)
@@ -106,30 +104,56 @@ def _request_function(func: RequestFunction, uri: str, blocking: bool) -> Middle
     return Middleware(RequestFunctionMiddleware, func=func, uri=uri, blocking=blocking)
 
 
-def _check_middleware_arguments(
-    cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any], uri: str, source: PluginSource | None
-) -> None:
-    """Fail at build time (spoc.E021) on options the middleware would reject.
+class _Prebuilt:
+    """What a configured middleware's ``Middleware`` entry builds: one instance, made now.
 
     Starlette builds the middleware stack lazily, on the first call, which under
     uvicorn is the lifespan: a constructor raising there reads as "lifespan
-    unsupported" and the app serves without its hooks. So the signature is checked
-    and the middleware is built once, around a stand-in app, now.
+    unsupported" and the app serves without its hooks. So the middleware is built
+    here, once, around a :class:`_Next` standing for the layer inside it; when Starlette
+    builds its stack, the instance is handed over and the layer joined up.
     """
-    if inspect.isclass(cls):
-        check_arguments(cls, (_no_app, *args), kwargs, group="middleware", uri=uri, source=source)
-    try:
-        cls(_no_app, *args, **kwargs)
-    except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        raise options_error("middleware", uri, "failed with", kwargs, source, reason) from exc
+
+    def __init__(
+        self,
+        cls: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        uri: str,
+        source: PluginSource | None,
+    ) -> None:
+        self.cls, self.args, self.kwargs = cls, args, kwargs
+        self.next = _Next()
+        if inspect.isclass(cls):
+            check_arguments(cls, (self.next, *args), kwargs, group=GROUP, uri=uri, source=source)
+        try:
+            self.instance: ASGIApp = cls(self.next, *args, **kwargs)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise options_error(GROUP, uri, "failed with", kwargs, source, reason) from exc
+        # How the CLI names this layer: after the middleware, not this wrapper.
+        self.__module__ = getattr(cls, "__module__", __name__)
+        self.__qualname__ = getattr(cls, "__qualname__", repr(cls))
+
+    def __call__(self, app: ASGIApp) -> ASGIApp:
+        if self.next.app is not _unjoined and self.next.app is not app:
+            another: ASGIApp = self.cls(app, *self.args, **self.kwargs)
+            return another  # a second stack needs an instance of its own
+        self.next.app = app
+        if getattr(self.instance, "app", None) is self.next:
+            self.instance.app = app  # type: ignore[attr-defined]  # the usual ``self.app = app``: no extra hop per request
+        return self.instance
 
 
-async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
-    """Stands for the wrapped app when a middleware is built to check its options."""
+async def _unjoined(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("a middleware was called before Starlette built its stack")
 
 
-def build_middleware(framework: Framework) -> list[Middleware]:
-    return [
-        adapt(framework, uri, obj) for uri, obj in framework.plugins.get("middleware", {}).items()
-    ]
+class _Next:
+    """The layer inside a prebuilt middleware, known once Starlette builds its stack."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp = _unjoined
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
