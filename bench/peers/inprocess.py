@@ -9,7 +9,6 @@ thread included), so other programs on the machine weigh less than in ``peers``.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import importlib
 import os
@@ -18,7 +17,16 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from bench.harness import Row, Settings, close_loop, compared, cpu_clock, interleave, new_loop
+from bench.harness import (
+    Lifespan,
+    Row,
+    Settings,
+    close_loop,
+    compared,
+    cpu_clock,
+    interleave,
+    new_loop,
+)
 from bench.peers import PEERS, SPOC, TARGETS, environment
 from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 
@@ -53,29 +61,6 @@ def scopes() -> list[dict[str, Any]]:
 
 async def receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
-
-
-class Lifespan:
-    """The server's side of the ASGI lifespan, as uvicorn runs it: startup, then the
-    state each request gets a copy of, then shutdown (awaited, in :meth:`stop`)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, app: Any) -> None:
-        self.state: dict[str, Any] = {}
-        self.to_app: asyncio.Queue[Message] = asyncio.Queue()
-        self.from_app: asyncio.Queue[Message] = asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
-        self.task = loop.create_task(app(scope, self.to_app.get, self.from_app.put))
-
-    async def start(self) -> None:
-        await self.to_app.put({"type": "lifespan.startup"})
-        answer = await asyncio.wait_for(self.from_app.get(), 30)
-        if answer["type"] != "lifespan.startup.complete":
-            raise RuntimeError(f"startup failed: {answer}")
-
-    async def stop(self) -> None:
-        await self.to_app.put({"type": "lifespan.shutdown"})
-        await asyncio.wait_for(self.from_app.get(), 30)
-        await asyncio.wait_for(self.task, 30)
 
 
 def load(target: str, env: dict[str, str]) -> Any:
