@@ -30,6 +30,7 @@ def measures() -> dict[str, Measure]:
     """Name -> measure, in the order they run. Imported lazily: a missing optional
     driver only fails the measure that needs it."""
     from bench import asgi, backends, coordination, http, lifespan, peers, startup
+    from bench.peers import inprocess
 
     return {
         "asgi": asgi.measure_asgi,
@@ -41,6 +42,7 @@ def measures() -> dict[str, Measure]:
         "cache": backends.measure_cache,
         "sql": backends.measure_sql,
         "peers": peers.measure_peers,
+        "peers_asgi": inprocess.measure_peers_asgi,
         "coordination": coordination.measure_coordination,
     }
 

@@ -11,7 +11,7 @@ import functools
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Scope
 from bench import stack
 from bench.harness import (
     Batch,
+    Lifespan,
     Row,
     Settings,
     close_loop,
@@ -123,6 +124,20 @@ def spoc_project(functions: list[str] = ONE_FUNCTION) -> Iterator[Path]:
             sys.modules.pop(module, None)
 
 
+@contextmanager
+def running(loop: asyncio.AbstractEventLoop, apps: Iterable[ASGIApp]) -> Iterator[None]:
+    """The apps' lifespans running, as under a server (spoc_asgi's app steps its
+    not-started guard out of the request path once its lifespan runs)."""
+    lifespans = [Lifespan(loop, app) for app in apps]
+    try:
+        for lifespan in lifespans:
+            loop.run_until_complete(lifespan.start())
+        yield
+    finally:
+        for lifespan in lifespans:
+            loop.run_until_complete(lifespan.stop())
+
+
 def hand_wired(*inner: type[Any]) -> Starlette:
     middleware = [Middleware(cls) for cls in [*stack.ASGI_CLASSES, *inner]]
     return Starlette(routes=stack.routes, middleware=middleware)
@@ -146,10 +161,11 @@ def measure_asgi(settings: Settings) -> list[Row]:
                 HAND_REQUEST: hand_wired(stack.ApiKeyRequestMiddleware),
                 BASE_HTTP: hand_wired(stack.ApiKeyBaseHTTP),
             }
-            for app in apps.values():
-                check_ok(loop, app)
-            batches = {name: batch(loop, app) for name, app in apps.items()}
-            samples = interleave(batches, sizes, rounds)
+            with running(loop, apps.values()):
+                for app in apps.values():
+                    check_ok(loop, app)
+                batches = {name: batch(loop, app) for name, app in apps.items()}
+                samples = interleave(batches, sizes, rounds)
     finally:
         close_loop(loop)
     row = functools.partial(compared, "asgi", samples, unit="req/s")
@@ -225,11 +241,12 @@ def measure_functions(settings: Settings) -> list[Row]:
                     lambda app, cls: cls(app), reversed(stack.TAG_CLASSES), trivial_app
                 ),
             }
-            for app in apps.values():
-                check_ok(loop, app)
-            batches = {name: batch(loop, app) for name, app in apps.items()}
-            sizes = {SPOC_3: n, HAND_3: n, ADAPTER_3: alone_n, HAND_ASGI_3: alone_n}
-            samples = interleave(batches, sizes, rounds)
+            with running(loop, [apps[SPOC_3], apps[HAND_3]]):
+                for app in apps.values():
+                    check_ok(loop, app)
+                batches = {name: batch(loop, app) for name, app in apps.items()}
+                sizes = {SPOC_3: n, HAND_3: n, ADAPTER_3: alone_n, HAND_ASGI_3: alone_n}
+                samples = interleave(batches, sizes, rounds)
     finally:
         close_loop(loop)
     row = functools.partial(compared, "functions", samples, unit="req/s")

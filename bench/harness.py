@@ -51,6 +51,29 @@ def close_loop(loop: asyncio.AbstractEventLoop) -> None:
     asyncio.set_event_loop(None)
 
 
+class Lifespan:
+    """The server's side of the ASGI lifespan, as uvicorn runs it: startup, then the
+    state each request gets a copy of, then shutdown (awaited, in :meth:`stop`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app: Any) -> None:
+        self.state: dict[str, Any] = {}
+        self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+        self.task = loop.create_task(app(scope, self.to_app.get, self.from_app.put))
+
+    async def start(self) -> None:
+        await self.to_app.put({"type": "lifespan.startup"})
+        answer = await asyncio.wait_for(self.from_app.get(), 30)
+        if answer["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"startup failed: {answer}")
+
+    async def stop(self) -> None:
+        await self.to_app.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(self.from_app.get(), 30)
+        await asyncio.wait_for(self.task, 30)
+
+
 @dataclass
 class Samples:
     """Per-round rates (operations per second) of each variant, in round order."""

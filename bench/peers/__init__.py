@@ -6,8 +6,9 @@ teach. For each backend set (SQLite + memory cache; PostgreSQL + Redis) the four
 uvicorn servers side by side (one worker each, same options), and ``wrk`` runs against
 one after the other, round after round, as in measure ``http``; the variant order
 rotates every round. Each wrk run requests ``/items/1`` .. ``/items/ROWS`` in turn, so
-every request crosses the five middleware and reads through the cache, the database on
-a miss. Reported: requests/s and p99 latency (wrk ``--latency``), medians over rounds,
+every request crosses the five middleware and reads through the cache; one request in
+``FRESH_EVERY`` asks for a fresh read, from the database (the warm-up round fills the
+cache). Reported: requests/s and p99 latency (wrk ``--latency``), medians over rounds,
 and the ratios of spoc_asgi to each peer (the median of per-round ratios).
 """
 
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 from bench.backends import POSTGRES_URL, REDIS_URL, reachable
 from bench.harness import Row, Settings, compared, interleave, skipped
 from bench.http import pinned, server
-from bench.peers.shared import API_KEY, ROWS
+from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 
 SPOC = "spoc_asgi (TOML)"
 PEERS = {
@@ -41,12 +42,18 @@ CONNECTIONS = 32
 PATH = "/items/1"
 
 WRK_SCRIPT = f"""
--- Every request carries the API key and asks for the next item, 1 .. {ROWS}.
+-- Items 1 .. {ROWS} in turn, every request with the API key; one in {FRESH_EVERY} asks
+-- for a fresh read (cache-control: no-cache), which goes to the database.
 local counter = 0
-wrk.headers["x-api-key"] = "{API_KEY}"
+local cached = {{["x-api-key"] = "{API_KEY}"}}
+local fresh = {{["x-api-key"] = "{API_KEY}", ["cache-control"] = "no-cache"}}
 request = function()
-  counter = counter % {ROWS} + 1
-  return wrk.format(nil, "/items/" .. counter)
+  counter = counter + 1
+  local path = "/items/" .. (counter % {ROWS} + 1)
+  if counter % {FRESH_EVERY} == 0 then
+    return wrk.format(nil, path, fresh)
+  end
+  return wrk.format(nil, path, cached)
 end
 """
 
@@ -154,7 +161,7 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
     label = BACKENDS[backends]
     note = (
         f"{label}; uvicorn, 1 worker each; wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency, "
-        f"{rounds} interleaved rounds; GET /items/1..{ROWS} (cache, database on a miss)"
+        f"{rounds} interleaved rounds; GET /items/1..{ROWS}, 1 in {FRESH_EVERY} from the database"
     )
     rows = []
     for peer, target in TARGETS.items():

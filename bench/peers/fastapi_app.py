@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from bench.peers.shared import (
@@ -22,6 +22,7 @@ from bench.peers.shared import (
     new_request_id,
     seed,
     select_sql,
+    wants_fresh,
 )
 
 SQL = select_sql()
@@ -94,8 +95,9 @@ async def item(
     request: Request,
     database: Annotated[Any, Depends(get_database)],
     cache: Annotated[Any, Depends(get_cache)],
+    cache_control: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    found = await load_item(cache, database, item_id, SQL)
+    found = await load_item(cache, database, item_id, SQL, wants_fresh(cache_control))
     if found is None:
         raise HTTPException(status_code=404, detail="Not Found")
     return {**found, "request_id": request.state.request_id}

@@ -27,6 +27,7 @@ from bench.peers.shared import (
     new_request_id,
     seed,
     select_sql,
+    wants_fresh,
 )
 
 SQL = select_sql()
@@ -119,7 +120,8 @@ def provide_cache(state: State) -> Any:
 async def item(
     item_id: int, request: Request[Any, Any, Any], database: Any, cache: Any
 ) -> dict[str, Any]:
-    found = await load_item(cache, database, item_id, SQL)
+    fresh = wants_fresh(request.headers.get("cache-control"))
+    found = await load_item(cache, database, item_id, SQL, fresh)
     if found is None:
         raise NotFoundException()
     return {**found, "request_id": request.state.request_id}

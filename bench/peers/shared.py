@@ -8,7 +8,9 @@ Every app is the same service written the way its framework teaches:
   ``NoSniff`` (``x-content-type-options: nosniff``); the tag and the check are the two
   request functions of the spoc_asgi app;
 * ``GET /items/{id}``: JSON of one row, read through the cache, the database on a miss
-  (then cached for ``TTL`` seconds);
+  or when the request says ``cache-control: no-cache`` (then cached for ``TTL``
+  seconds); the load sends that header on one request in ``FRESH_EVERY``, so the share
+  of database reads is the same for every app, whatever its speed;
 * a startup hook that creates and fills the table.
 
 The backends are spoc_asgi's own classes in all four apps (``SQLDatabase``,
@@ -32,7 +34,8 @@ from spoc_asgi.backends.sql import SQLDatabase
 
 API_KEY = "peers-key"
 ROWS = 1_000
-TTL = 5.0
+TTL = 600.0
+FRESH_EVERY = 10
 SERVER = (b"server", b"peers")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
@@ -99,10 +102,16 @@ async def drop(database: Any) -> None:
     await database.execute(f"DROP TABLE IF EXISTS {table()}")
 
 
-async def load_item(cache: Any, database: Any, item_id: int, sql: str) -> dict[str, Any] | None:
-    """Through the cache, the database on a miss."""
+def wants_fresh(cache_control: str | None) -> bool:
+    return cache_control == "no-cache"
+
+
+async def load_item(
+    cache: Any, database: Any, item_id: int, sql: str, fresh: bool = False
+) -> dict[str, Any] | None:
+    """Through the cache; the database on a miss, or always when ``fresh``."""
     key = f"item:{item_id}"
-    item = await cache.get(key)
+    item = None if fresh else await cache.get(key)
     if item is None:
         item = await database.fetch_one(sql, {"id": item_id})
         if item is not None:

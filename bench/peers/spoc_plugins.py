@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bench.peers.shared import drop, load_item, seed, select_sql
+from bench.peers.shared import drop, load_item, seed, select_sql, wants_fresh
 
 SQL = select_sql()
 
@@ -22,7 +22,8 @@ async def shutdown(app: Starlette) -> None:
 
 async def item(request: Request) -> Response:
     state = request.state
-    found = await load_item(state.cache, state.database, request.path_params["item_id"], SQL)
+    fresh = wants_fresh(request.headers.get("cache-control"))
+    found = await load_item(state.cache, state.database, request.path_params["item_id"], SQL, fresh)
     if found is None:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     return JSONResponse({**found, "request_id": state.request_id})

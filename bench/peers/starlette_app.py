@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.peers.middleware import ApiKeyMiddleware, NoSniff, RequestIdMiddleware, Server, Timing
-from bench.peers.shared import drop, load_item, make_backends, seed, select_sql
+from bench.peers.shared import drop, load_item, make_backends, seed, select_sql, wants_fresh
 
 SQL = select_sql()
 
@@ -38,7 +38,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
 
 async def item(request: Request) -> Response:
     state = request.state
-    found = await load_item(state.cache, state.database, request.path_params["item_id"], SQL)
+    fresh = wants_fresh(request.headers.get("cache-control"))
+    found = await load_item(state.cache, state.database, request.path_params["item_id"], SQL, fresh)
     if found is None:
         return JSONResponse({"detail": "Not Found"}, status_code=404)
     return JSONResponse({**found, "request_id": state.request_id})
