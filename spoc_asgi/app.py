@@ -21,10 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
-from spoc_asgi.hooks import build_hooks
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
-from spoc_asgi.middleware import build_middleware
-from spoc_asgi.routes import build_routes
+from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
 logger = logging.getLogger("spoc_asgi")
@@ -48,15 +46,15 @@ def assemble(
         # Every form Starlette accepts (bare sync/async generators are deprecated there),
         # normalised exactly as Starlette does it.
         inner_lifespan = Router(lifespan=inner_lifespan).lifespan_context  # type: ignore[arg-type]
-    middleware = build_middleware(framework)
+    built = build(framework)  # every built-in group, through the registry
     runtime = Runtime(
         framework,
-        Backends.build(framework),
-        build_hooks(framework),
+        Backends(built.backends),
+        built.hooks,
         inner=inner_lifespan,
         inner_name=inner_name,
     )
-    return Parts(framework, middleware, build_routes(framework), runtime)
+    return Parts(framework, built.middleware, built.routes, runtime)
 
 
 def _publish_framework(app: Starlette, parts: Parts) -> None:

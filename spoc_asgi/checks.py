@@ -12,9 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spoc_asgi.errors import ConfigurationError, PluginImportError
 from spoc_asgi.redaction import redact_text
+
+if TYPE_CHECKING:
+    from spoc_asgi.config import PluginSource
 
 
 class Level(str, Enum):
@@ -173,7 +177,11 @@ CATALOGUE: dict[str, CheckSpec] = {
 
 @dataclass(frozen=True)
 class CheckMessage:
-    """One problem found in a configuration."""
+    """One problem found in a configuration.
+
+    ``file`` and ``line`` say where it was written; ``origin`` names a place that is
+    not a file (the entry point of an installed distribution).
+    """
 
     id: str
     msg: str
@@ -181,6 +189,24 @@ class CheckMessage:
     key: str | None = None
     uri: str | None = None
     line: int | None = None
+    origin: str | None = None
+
+    @classmethod
+    def at(
+        cls,
+        check_id: str,
+        msg: str,
+        source: PluginSource | None,
+        *,
+        key: str | None = None,
+        uri: str | None = None,
+    ) -> CheckMessage:
+        """A message about the plugin configured at ``source`` (a file and line, or an
+        entry point of a distribution)."""
+        if source is None:
+            return cls(check_id, msg, key=key, uri=uri)
+        origin = str(source) if source.distribution is not None else None
+        return cls(check_id, msg, source.file, key, uri, source.line, origin)
 
     @property
     def spec(self) -> CheckSpec:
@@ -196,15 +222,28 @@ class CheckMessage:
 
     @property
     def location(self) -> str:
-        where = str(self.file) if self.file else "<no file>"
+        return self.where()
+
+    def where(self, base_dir: Path | None = None) -> str:
+        """``file:line [key]``, the file relative to ``base_dir`` when it is inside it."""
+        if self.file is not None:
+            where = _relative(self.file, base_dir)
+        else:
+            where = self.origin or "<no file>"
         if self.line is not None:
             where += f":{self.line}"
         if self.key:
             where += f" [{self.key}]"
-        return where
+        return redact_text(where)
 
     def __str__(self) -> str:
         return redact_text(f"{self.location}: {self.msg} ({self.id}) HINT: {self.hint}")
+
+
+def _relative(path: Path, base_dir: Path | None) -> str:
+    if base_dir is not None and path.is_relative_to(base_dir):
+        return str(path.relative_to(base_dir))
+    return str(path)
 
 
 class Reporter:
@@ -222,6 +261,24 @@ class Reporter:
 
     def warn(self, message: CheckMessage) -> None:
         self.messages.append(message)
+
+    def report(
+        self,
+        check_id: str,
+        msg: str,
+        *,
+        file: Path | None = None,
+        key: str | None = None,
+        uri: str | None = None,
+        line: int | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        """Report one problem; the id's level says whether it is an error or a warning."""
+        message = CheckMessage(check_id, msg, file, key, uri, line)
+        if message.level is Level.ERROR:
+            self.error(message, cause)
+        else:
+            self.warn(message)
 
     @property
     def errors(self) -> list[CheckMessage]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spoc_asgi.checks import CheckMessage, Reporter
-from spoc_asgi.config import Config, PluginEntry, PluginOptions, load_config
+from spoc_asgi.config import Config, PluginEntry, PluginOptions, PluginSource, load_config
 from spoc_asgi.errors import PluginImportError
-from spoc_asgi.importer import Importer, PluginSource, load_configured_uri
+from spoc_asgi.importer import Importer, load_configured_uri
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,13 @@ class Framework:
             sources[entry.uri] = entry.source
         self.plugins[group] = loaded
         self.sources[group] = sources
+
+    def source_of(self, group: str, uri: str) -> PluginSource | None:
+        """Where ``uri`` of ``group`` was configured (loaded or not)."""
+        for entry in self.config.plugins.get(group, ()):
+            if entry.uri == uri:
+                return entry.source
+        return None
 
     def short_name(self, uri: str, obj: Any) -> str:
         """A plugin's short name: its class attribute ``name``, else its last URI segment."""

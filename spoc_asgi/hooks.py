@@ -171,7 +171,3 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Step:
 
 def _takes_app_or_nothing(func: Callable[..., Any]) -> bool:
     return accepts_positional(func, 0) or accepts_positional(func, 1)
-
-
-def build_hooks(framework: Framework) -> list[Step]:
-    return [adapt(framework, uri, obj) for uri, obj in framework.plugins.get("hooks", {}).items()]

@@ -11,120 +11,17 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from spoc_asgi.checks import CheckMessage
 from spoc_asgi.errors import PluginImportError
 
+if TYPE_CHECKING:
+    from spoc_asgi.config import PluginSource
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 URI_PATTERN = re.compile(rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$")
-
-
-class PluginSource:
-    """Where a URI was configured: the file and, when it can be found, the line;
-    or, for a discovered plugin, the entry point and its distribution.
-
-    Read-only. The line of a URI read from a file is looked up when first asked for
-    (by a message, or ``spoc-asgi plugins``): finding it means scanning the file, and
-    building an app needs no line numbers.
-    """
-
-    __slots__ = ("_distribution", "_entry_point", "_file", "_line", "_lines", "_text")
-
-    def __init__(
-        self,
-        file: Path | None,
-        line: int | None = None,
-        distribution: str | None = None,
-        entry_point: str | None = None,
-    ) -> None:
-        self._file = file
-        self._line = line
-        self._distribution = distribution
-        self._entry_point = entry_point
-        self._lines: LineIndex | None = None
-        self._text = ""
-
-    @classmethod
-    def quoted_in(cls, file: Path, text: str, lines: LineIndex) -> PluginSource:
-        """The source of ``text``, quoted in ``file``; ``lines`` finds its line on demand."""
-        source = cls(file)
-        source._lines, source._text = lines, text
-        return source
-
-    @property
-    def file(self) -> Path | None:
-        return self._file
-
-    @property
-    def line(self) -> int | None:
-        if self._line is None and self._lines is not None:
-            self._line = self._lines.line_of(self._text)
-            self._lines = None  # looked up once
-        return self._line
-
-    @property
-    def distribution(self) -> str | None:
-        return self._distribution
-
-    @property
-    def entry_point(self) -> str | None:
-        return self._entry_point
-
-    def _key(self) -> tuple[Path | None, int | None, str | None, str | None]:
-        return (self.file, self.line, self.distribution, self.entry_point)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PluginSource):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"PluginSource(file={self.file!r}, line={self.line!r}, "
-            f"distribution={self.distribution!r}, entry_point={self.entry_point!r})"
-        )
-
-    def __str__(self) -> str:
-        if self.distribution is not None:
-            return f"entry point {self.entry_point!r} of distribution {self.distribution!r}"
-        return f"{self.file}:{self.line}" if self.line else str(self.file)
-
-
-class LineIndex:
-    """The first line on which each quoted string of one file appears; the file is read
-    and scanned once, the first time a line is asked for."""
-
-    __slots__ = ("_found", "path")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._found: dict[str, int] | None = None
-
-    def line_of(self, text: str) -> int | None:
-        if self._found is None:
-            self._found = _quoted_string_lines(self.path)
-        return self._found.get(text)
-
-
-def _quoted_string_lines(path: Path) -> dict[str, int]:
-    found: dict[str, int] = {}
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return found
-    for number, line in enumerate(text.splitlines(), start=1):
-        for match in _QUOTED.finditer(line):
-            found.setdefault(match.group(2), number)
-    return found
-
-
-_QUOTED = re.compile(r"""(["'])([^"'\n]*)\1""")  # any quoted text: bad URIs too
 
 
 def is_valid_uri(uri: object) -> bool:
@@ -253,14 +150,7 @@ class _Lookup:
         if self.source is not None and self.source.distribution is not None:
             where += f" ({self.source})"
         message = f"cannot load plugin {self.uri!r}{where}: {detail}"
-        check = CheckMessage(
-            check_id,
-            message,
-            file=self.source.file if self.source else None,
-            key=self.group,
-            uri=self.uri,
-            line=self.source.line if self.source else None,
-        )
+        check = CheckMessage.at(check_id, message, self.source, key=self.group, uri=self.uri)
         raise PluginImportError(check) from cause
 
 

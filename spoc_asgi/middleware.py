@@ -31,8 +31,8 @@ from starlette.requests import Request, empty_send
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spoc_asgi.config import PluginSource
 from spoc_asgi.framework import Framework
-from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
 from spoc_asgi.shapes import (
     accepts_positional,
@@ -254,9 +254,3 @@ def _check_middleware_arguments(
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
     """Stands for the wrapped app when a middleware is built to check its options."""
-
-
-def build_middleware(framework: Framework) -> list[Middleware]:
-    return [
-        adapt(framework, uri, obj) for uri, obj in framework.plugins.get("middleware", {}).items()
-    ]

@@ -19,8 +19,8 @@ import anyio
 import anyio.from_thread
 
 from spoc_asgi.checks import CheckMessage
+from spoc_asgi.config import PluginSource
 from spoc_asgi.errors import ConfigurationError
-from spoc_asgi.importer import PluginSource
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -183,29 +183,13 @@ def options_error(
     reason: str,
 ) -> ConfigurationError:
     # Only the option names are shown: values may be secrets.
-    return ConfigurationError(
-        CheckMessage(
-            "spoc.E021",
-            f"plugin {uri!r} in group {group!r} {verb} its options {sorted(options)}: {reason}",
-            file=source.file if source else None,
-            key=group,
-            uri=uri,
-            line=source.line if source else None,
-        )
-    )
+    message = f"plugin {uri!r} in group {group!r} {verb} its options {sorted(options)}: {reason}"
+    return ConfigurationError(CheckMessage.at("spoc.E021", message, source, key=group, uri=uri))
 
 
 def shape_error(
     check_id: str, group: str, uri: str, obj: Any, expected: str, source: PluginSource | None
 ) -> ConfigurationError:
     kind = type(obj).__name__ if not inspect.isclass(obj) else f"class {obj.__qualname__}"
-    return ConfigurationError(
-        CheckMessage(
-            check_id,
-            f"{group} entry {uri!r} is a {kind}, which is not {expected}",
-            file=source.file if source else None,
-            key=group,
-            uri=uri,
-            line=source.line if source else None,
-        )
-    )
+    message = f"{group} entry {uri!r} is a {kind}, which is not {expected}"
+    return ConfigurationError(CheckMessage.at(check_id, message, source, key=group, uri=uri))

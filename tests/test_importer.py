@@ -15,7 +15,8 @@ import pytest
 
 import spoc_asgi
 from spoc_asgi import Framework, PluginImportError, SpocError, load_from_uri
-from spoc_asgi.importer import Importer, LineIndex, PluginSource
+from spoc_asgi.config import LineIndex, PluginSource
+from spoc_asgi.importer import Importer
 from tests.conftest import Project
 
 _ids = itertools.count()

@@ -106,14 +106,11 @@ class Backends:
 
     @classmethod
     def build(cls, framework: Framework) -> Backends:
-        groups: dict[str, OrderedDict[str, Any]] = {}
-        for group in BACKEND_GROUPS:
-            loaded = framework.plugins.get(group)
-            if loaded:
-                groups[group] = OrderedDict(
-                    (uri, build_backend(framework, group, uri, obj)) for uri, obj in loaded.items()
-                )
-        return cls(groups)
+        """The configured backends, built through the group registry."""
+        # Imported here: the registry imports this module for build_backend.
+        from spoc_asgi import registry
+
+        return cls(registry.build(framework, roles=[registry.Role.BACKEND]).backends)
 
     def __iter__(self) -> Iterator[tuple[str, str, Any]]:
         for group, backends in self.groups.items():
