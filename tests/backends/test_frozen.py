@@ -7,6 +7,7 @@ within a second of the server coming back.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import anyio
@@ -14,8 +15,9 @@ import anyio.lowlevel
 import pytest
 from sqlalchemy.engine import make_url
 
+from spoc_asgi.backends.redis import RedisCache
 from spoc_asgi.backends.sql import SQLDatabase, StatementTimeoutError
-from tests.backends.conftest import unique
+from tests.backends.conftest import RedisServer, unique
 from tests.proxy import FreezableProxy
 
 pytestmark = pytest.mark.slow
@@ -177,3 +179,44 @@ async def test_killed_pool_connections_do_not_fail_requests_with_protocol_errors
         await database.disconnect()
         await admin.disconnect()
     assert not [f for f in failures if "another operation" in f or "InternalClient" in f]
+
+
+# -- Redis ------------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_fail_open_reads_on_frozen_redis_are_bounded_and_recover_at_once(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FreezableProxy("127.0.0.1", redis_server.port) as proxy:
+        url = f"redis://:{redis_server.password}@127.0.0.1:{proxy.port}/0"
+        cache = RedisCache(url=url, on_error="ignore", prefix=unique("frozen") + ":")
+        await cache.connect()
+        try:
+            await cache.set("key", "value")
+            proxy.freeze()
+            with caplog.at_level(logging.DEBUG, logger="spoc_asgi"):
+                started = time.monotonic()
+                with anyio.fail_after(HANG_GUARD * 2):
+                    for _ in range(20):
+                        assert await cache.get("key", "miss") == "miss"
+                total = time.monotonic() - started
+                assert total < 15
+
+                proxy.thaw()
+                thawed = time.monotonic()
+                with anyio.fail_after(HANG_GUARD):
+                    for _ in range(HANG_GUARD * 50):
+                        if await cache.get("key", "miss") == "value":
+                            break
+                        await anyio.sleep(0.02)
+                recovered = time.monotonic() - thawed
+                print(f"20 frozen reads: {total:.2f}s; recovered {recovered:.2f}s after thaw")
+                assert recovered < 1
+            levels = [r.levelno for r in caplog.records if r.levelno >= logging.INFO]
+            assert levels == [logging.WARNING, logging.INFO]  # open once, close once
+            assert redis_server.password not in caplog.text
+        finally:
+            proxy.thaw()
+            await cache.clear()
+            await cache.disconnect()
