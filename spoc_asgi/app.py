@@ -22,6 +22,7 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
+from spoc_asgi.redaction import redact_lifespan_failures
 from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
@@ -62,6 +63,18 @@ def _publish_framework(app: Starlette, parts: Parts) -> None:
     app.state.framework = parts.framework
     app.state.spoc_runtime = parts.runtime
     parts.runtime.publish(parts.runtime.backends.placeholders("the lifespan has not started"))
+    _mask_lifespan_failures(app.router)
+
+
+def _mask_lifespan_failures(router: Router) -> None:
+    """Starlette sends a failed lifespan's traceback (every chained exception's text) to
+    the server, which logs it: mask the secrets in it on the way."""
+    lifespan = router.lifespan
+
+    async def masked(scope: Scope, receive: Receive, send: Send) -> None:
+        await lifespan(scope, receive, redact_lifespan_failures(send))
+
+    router.lifespan = masked  # type: ignore[method-assign]
 
 
 def create_app(

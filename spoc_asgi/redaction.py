@@ -8,7 +8,7 @@ masked, in a mapping and in text (``token=...``, ``'password': '...'``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -16,12 +16,13 @@ MASK = "***"
 _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
 _SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
 # user:password@host in any URL-looking text; the user name stays, it helps debugging.
-# The password runs to the *last* "@" of the authority, as urllib parses it, so a raw
-# "@" in a password does not leak what follows it.
+# A password may hold any character (quotes, "<", ">", whitespace, "@", "/", raw or
+# percent-encoded), so it runs to the *last* "@" before the next "://", as urllib
+# parses an authority: what the mask swallows by mistake is never a leak. One to
+# three slashes after the scheme: a mistyped "postgresql+asyncpg:/user:pw@host" too.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s'\"<>]*:)"
-    # Up to the last "@" before the next URL: SQLAlchemy accepts "/", "?", "#" in passwords.
-    r"(?:(?!://)[^\s'\"<>])*(?P<at>@)"
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,3}[^:/?#@\s'\"<>]*:)"
+    r"(?:(?!://)[\s\S]){0,2000}(?P<at>@)"
 )
 # A quoted string literal, as repr() writes it.
 _QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
@@ -56,6 +57,20 @@ def redact_text(text: str) -> str:
     text = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<at>", text)
     text = _ASSIGNED_SECRET.sub(_mask_value, text)
     return _MAPPED_SECRET.sub(_mask_value, text)
+
+
+def redact_lifespan_failures(
+    send: Callable[[Any], Awaitable[None]],
+) -> Callable[[Any], Awaitable[None]]:
+    """Wrap an ASGI ``send`` so ``lifespan.*.failed`` messages (a traceback, with every
+    chained exception's text) reach the server and its log with secrets masked."""
+
+    async def redacting_send(message: Any) -> None:
+        if message.get("type", "").endswith(".failed") and isinstance(message.get("message"), str):
+            message = {**message, "message": redact_text(message["message"])}
+        await send(message)
+
+    return redacting_send
 
 
 def redact(value: Any) -> Any:
