@@ -1,4 +1,4 @@
-"""The plugin registry: ``Framework`` and ``Schema``, the SPOC API (SPEC section 4).
+"""The plugin registry: ``Framework`` and ``Schema``, the SPOC API (docs/configuration.md).
 
 A ``Framework`` reads one base dir's configuration and imports every plugin URI,
 group by group, in the merged order. It holds no process-wide state, so any

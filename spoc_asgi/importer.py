@@ -1,4 +1,4 @@
-"""Import plugin objects from their URIs (SPEC section 3).
+"""Import plugin objects from their URIs (docs/plugins.md#uri-forms).
 
 A URI is ``pkg.mod.attr`` (the longest importable module prefix, then attributes),
 a module itself (``pkg.mod``), or the explicit ``pkg.mod:Class.attr``. Failures are
@@ -28,18 +28,23 @@ def is_valid_uri(uri: object) -> bool:
     return isinstance(uri, str) and URI_PATTERN.match(uri) is not None
 
 
+def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:
+    """Import and return the object ``uri`` names (docs/plugins.md#uri-forms).
+
+    Public as ``spoc_asgi.load_from_uri``. A failure is a ``PluginImportError`` naming
+    the URI, and ``group`` and ``source`` when given.
+    """
+    return _Lookup(uri, group, source).load()
+
+
 class Importer:
-    """Loads URIs; errors name the URI, the plugin group and the file it came from."""
+    """``framework.importer``: SPOC's importer object, for code written against SPOC.
+    Its one method is :func:`load_from_uri` (docs/migrating.md)."""
 
     def load_from_uri(
         self, uri: str, *, group: str | None = None, source: PluginSource | None = None
     ) -> Any:
-        return _Lookup(uri, group, source).load()
-
-
-def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:
-    """Import and return the object ``uri`` names (see :class:`Importer`)."""
-    return _Lookup(uri, group, source).load()
+        return load_from_uri(uri, group=group, source=source)
 
 
 def load_configured_uri(uri: str, *, group: str, source: PluginSource | None) -> Any:

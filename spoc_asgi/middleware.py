@@ -1,4 +1,4 @@
-"""Turn the ``middleware`` group into pure ASGI middleware (SPEC section 5).
+"""Turn the ``middleware`` group into pure ASGI middleware (docs/middleware.md).
 
 First listed = outermost. Four entry shapes are accepted:
 

@@ -1,4 +1,4 @@
-"""The ``routes`` group: Starlette routes, lists of them, or Routers (SPEC section 1)."""
+"""The ``routes`` group: Starlette routes, lists of them, or Routers (docs/plugins.md#groups)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Test helpers: run an app's lifespan around an ``httpx.AsyncClient`` (SPEC section 5).
+"""Test helpers: run an app's lifespan around an ``httpx.AsyncClient`` (docs/testing.md).
 
 ::
 

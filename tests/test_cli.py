@@ -1,4 +1,4 @@
-"""The ``spoc-asgi`` command line: plugins, check and run (SPEC section 6)."""
+"""The ``spoc-asgi`` command line: plugins, check and run (docs/cli.md)."""
 
 from __future__ import annotations
 

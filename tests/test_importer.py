@@ -1,4 +1,4 @@
-"""SPEC section 3: URIs, what they load, and how a failure to load is reported."""
+"""URIs, what they load, and how a failure to load is reported."""
 
 from __future__ import annotations
 
