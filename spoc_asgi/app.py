@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
+from spoc_asgi.body_limit import BodySizeLimit
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
@@ -55,7 +56,11 @@ def assemble(
         inner=inner_lifespan,
         inner_name=inner_name,
     )
-    return Parts(framework, built.middleware, built.routes, runtime)
+    middleware = built.middleware
+    limit = framework.config.max_body_size
+    if limit is not None:  # outermost: no configured middleware reads a body over it
+        middleware = [Middleware(BodySizeLimit, max_body_size=limit), *middleware]
+    return Parts(framework, middleware, built.routes, runtime)
 
 
 def _publish_framework(app: Starlette, parts: Parts) -> None:

@@ -156,6 +156,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "distributions, or leave it out.",
         ),
         CheckSpec(
+            "spoc.E040",
+            "max_body_size is not a whole number of bytes",
+            "Set `max_body_size` under `[spoc]` to the bytes a request body may have, "
+            "e.g. 10485760 (10 MiB), or 0 for no limit.",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "

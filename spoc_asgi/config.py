@@ -23,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
+from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE
 from spoc_asgi.checks import Reporter
 from spoc_asgi.importer import is_valid_uri
 from spoc_asgi.redaction import redact
@@ -61,6 +62,7 @@ SPOC_KEYS: dict[str, SpocKey] = {
         SpocKey("mode", '"development", "staging" or "production"'),
         SpocKey("debug", "Starlette's debug mode"),
         SpocKey("hook_timeout", "seconds each lifespan step may take to start, and to stop"),
+        SpocKey("max_body_size", "bytes a request body may have (413 beyond); 0 disables"),
         SpocKey("entry_points", "load the plugins of installed distributions"),
         SpocKey("silenced_checks", "check ids not to report"),
         SpocKey("plugins", "plugin group -> list of URIs", free=True),
@@ -253,6 +255,7 @@ class Config:
     mode: str = DEFAULT_MODE
     debug: bool = False
     hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE  # None: no limit
     plugins: dict[str, list[PluginEntry]] = field(default_factory=dict)
     # group -> (short name or URI) -> options, TOML and settings already merged
     options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
@@ -287,6 +290,7 @@ def load_config(
     config.project = dict(spoc_table)
     _read_mode_and_debug(config, spoc_table, environ, reporter)
     _read_hook_timeout(config, spoc_table, reporter)
+    _read_max_body_size(config, spoc_table, reporter)
     _merge_plugins(config, spoc_table, reporter)
     _discover_entry_points(config, spoc_table, reporter)
     _merge_options(config, spoc_table, reporter)
@@ -412,6 +416,19 @@ def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter)
         )
         return
     config.hook_timeout = seconds
+
+
+def _read_max_body_size(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    value = spoc.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        reporter.report(
+            "spoc.E040",
+            f"max_body_size must be a whole number of bytes >= 0, not {_show(value)}",
+            file=config.toml_path,
+            key="spoc.max_body_size",
+        )
+        return
+    config.max_body_size = value or None
 
 
 def _positive_seconds(value: object) -> float | None:

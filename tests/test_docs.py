@@ -434,6 +434,7 @@ async def test_middleware(
     example.note_config(app.state.framework)
     assert middleware_chain(app) == [
         "ServerErrorMiddleware",
+        "BodySizeLimit",  # [spoc] max_body_size, outside the group
         "RequestId",
         "GZipMiddleware",
         *["RequestFunctionMiddleware"] * 4,
