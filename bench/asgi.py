@@ -32,6 +32,7 @@ from bench.harness import (
     new_loop,
 )
 from spoc_asgi import create_app
+from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE, BodySizeLimit
 from spoc_asgi.middleware import RequestFunctionMiddleware
 
 SCOPE: Scope = {
@@ -120,7 +121,10 @@ def spoc_project() -> Iterator[Path]:
 
 
 def hand_wired(request_function: type[Any]) -> Starlette:
-    middleware = [Middleware(cls) for cls in stack.ASGI_CLASSES] + [Middleware(request_function)]
+    # The body limit create_app adds by default ([spoc] max_body_size): same stack.
+    limit = Middleware(BodySizeLimit, max_body_size=DEFAULT_MAX_BODY_SIZE)
+    middleware = [limit, *(Middleware(cls) for cls in stack.ASGI_CLASSES)]
+    middleware.append(Middleware(request_function))
     return Starlette(routes=stack.routes, middleware=middleware)
 
 

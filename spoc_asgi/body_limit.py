@@ -2,10 +2,11 @@
 
 Pure ASGI, outermost among the configured middleware, so request functions and
 routes see only bodies within the limit. A ``Content-Length`` over the limit is
-answered at once, before anything reads the body; a body without one (chunked) is
-counted as it streams, and the first ``http.request`` message past the limit ends the
-request with 413 instead of reaching the app. Nothing over the limit is held in
-memory. See docs/reliability.md#request-body-size.
+answered at once, before anything reads the body (the server delivers no more than
+it announces); a body without one (chunked, or HTTP/2) is counted as it streams, and
+the first ``http.request`` message past the limit ends the request with 413 instead
+of reaching the app. Nothing over the limit is held in memory. See
+docs/reliability.md#request-body-size.
 """
 
 from __future__ import annotations
@@ -30,12 +31,24 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.max_body_size
+        streamed = scope.get("http_version") == "2"  # HTTP/2 may send no Content-Length
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
                     await _refuse(send, limit)
                     return
-                break
+                # The server delivers no more than Content-Length: nothing to count.
+                await self.app(scope, receive, send)
+                return
+            if name == b"transfer-encoding":
+                streamed = True
+        if not streamed:  # HTTP/1 without either header: no body at all
+            await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.max_body_size
         received = 0
         started = False
 

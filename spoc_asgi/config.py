@@ -310,6 +310,10 @@ def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
     except OSError as exc:
         reporter.report("spoc.E001", f"cannot read the file: {exc}", file=path, cause=exc)
         return {}
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        message = "invalid TOML: arrays or inline tables nested too deeply to read"
+        reporter.report("spoc.E001", message, file=path, cause=exc)
+        return {}
     except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an integer too long to parse
         position = _TOML_POSITION.search(str(exc))
         line = int(position.group(1)) if position else None

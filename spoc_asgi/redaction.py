@@ -73,19 +73,47 @@ def redact_lifespan_failures(
     return redacting_send
 
 
+# How deep redact() copies nested values; anything deeper, or a cycle, is shown as a
+# placeholder: a printed value is for reading, and a copy must never overflow the stack.
+MAX_DEPTH = 50
+TOO_DEEP = "<nested too deeply>"
+CYCLE = "<circular reference>"
+
+
 def redact(value: Any) -> Any:
-    """Return a copy of ``value`` safe to print: secret keys and URL passwords masked."""
+    """Return a copy of ``value`` safe to print: secret keys and URL passwords masked.
+
+    Cycles and containers nested deeper than ``MAX_DEPTH`` become placeholder strings.
+    """
+    return _redact(value, 0, set())
+
+
+def _redact(value: Any, depth: int, path: set[int]) -> Any:
     if isinstance(value, str):
         return redact_text(value)
-    if isinstance(value, Mapping):
-        return {k: (MASK if is_secret_key(k) else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, tuple):
-        items = [redact(v) for v in value]
-        # A namedtuple is built from fields, not from one iterable.
-        make = getattr(type(value), "_make", None)
-        return make(items) if callable(make) else tuple(items)
-    if isinstance(value, (set, frozenset)):
-        return type(value)(redact(v) for v in value)
-    return value
+    if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return value
+    if id(value) in path:
+        return CYCLE
+    if depth >= MAX_DEPTH:
+        return TOO_DEEP
+    path.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            return {
+                k: (MASK if is_secret_key(k) else _redact(v, depth + 1, path))
+                for k, v in value.items()
+            }
+        items = [_redact(v, depth + 1, path) for v in value]
+        if isinstance(value, list):
+            return items
+        if isinstance(value, tuple):
+            # A namedtuple is built from fields, not from one iterable.
+            make = getattr(type(value), "_make", None)
+            return make(items) if callable(make) else tuple(items)
+        try:
+            return type(value)(items)
+        except TypeError:  # unhashable items once copied
+            return items
+    finally:
+        path.discard(id(value))
