@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE
 from spoc_asgi.checks import Reporter
 from spoc_asgi.importer import is_valid_uri
-from spoc_asgi.redaction import redact
+from spoc_asgi.redaction import is_secret_key, redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -498,7 +498,9 @@ def _add_groups(
         if not isinstance(uris, (list, tuple)):
             reporter.report(
                 not_a_list_id,
-                f"group {group!r} must be a list of URIs, not {_kind(uris)}",
+                f"group {group!r} must be a list of URIs, not "
+                # a group named like a secret ("token") holds one, perhaps: type only
+                f"{type(uris).__name__ if is_secret_key(group) else _kind(uris)}",
                 file=path,
                 key=key,
             )
