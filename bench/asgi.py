@@ -33,7 +33,7 @@ from bench.harness import (
 )
 from spoc_asgi import create_app
 from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE, BodySizeLimit
-from spoc_asgi.middleware import RequestFunctionMiddleware
+from spoc_asgi.request_functions import RequestFunctionMiddleware
 
 SCOPE: Scope = {
     "type": "http",

@@ -7,7 +7,6 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,11 +22,11 @@ from spoc_asgi.body_limit import BodySizeLimit
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
+from spoc_asgi.logs import logger, make_visible
 from spoc_asgi.redaction import redact_lifespan_failures
 from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
-logger = logging.getLogger("spoc_asgi")
 
 
 @dataclass
@@ -42,6 +41,7 @@ def assemble(
     framework: Framework, inner_lifespan: Lifespan | None = None, inner_name: str = "lifespan="
 ) -> Parts:
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    make_visible()
     for warning in framework.reporter.messages:  # errors have raised already
         logger.warning("%s", warning)
     if inner_lifespan is not None:
@@ -102,7 +102,11 @@ def create_app(
     app = Starlette(
         debug=parts.framework.config.debug if debug is None else debug,
         routes=[*parts.routes, *(routes or [])],
-        middleware=[*parts.middleware, *(middleware or [])],
+        middleware=[
+            Middleware(_LifespanGuard, runtime=parts.runtime),
+            *parts.middleware,
+            *(middleware or []),
+        ],
         lifespan=parts.runtime.lifespan,
         **starlette_kwargs,
     )
@@ -166,6 +170,30 @@ class _SpocMount(Mount):
         # A copy: the host's per-request state must not change under its own middleware.
         scope["state"] = {**scope.get("state", {}), **own}
         await super().handle(scope, receive, send)
+
+
+NOT_RUNNING = (
+    "the app's lifespan is not running; a spoc app mounted with host.mount() never gets "
+    "one: mount it with spoc_asgi.mount(host, path, app), or apply its configuration to "
+    "the host with spoc_asgi.install(host, base_dir)"
+)
+
+
+class _LifespanGuard:
+    """The outermost layer of a ``create_app`` app: while its lifespan is not running
+    (a plain ``host.mount()``, a server with the lifespan off), requests see backend
+    placeholders that name the fix, not a bare ``AttributeError`` (docs/mounting.md)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        placeholders = runtime.backends.placeholders(NOT_RUNNING)
+        self.not_running = {"framework": runtime.framework, **placeholders}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.runtime.state is None and scope["type"] != "lifespan":
+            scope["state"] = {**scope.get("state", {}), **self.not_running}
+        await self.app(scope, receive, send)
 
 
 def _ensure_not_started(host: Starlette, what: str) -> None:

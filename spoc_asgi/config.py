@@ -261,6 +261,10 @@ class Config:
     options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
     option_sources: dict[str, Path] = field(default_factory=dict)
     installed_apps: list[str] = field(default_factory=list)
+    # [spoc.config] groups as written (options for a group without plugins are reported)
+    option_groups: list[str] = field(default_factory=list)
+    # check ids not to report, and where each list was written
+    silenced_checks: list[tuple[str, Path | None, str]] = field(default_factory=list)
 
 
 def find_file(base_dir: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -288,6 +292,7 @@ def load_config(
         config.settings = _exec_settings(config.settings_path, reporter)
 
     config.project = dict(spoc_table)
+    _read_silenced_checks(config, spoc_table, reporter)  # first: they apply to what follows
     _read_mode_and_debug(config, spoc_table, environ, reporter)
     _read_hook_timeout(config, spoc_table, reporter)
     _read_max_body_size(config, spoc_table, reporter)
@@ -367,6 +372,32 @@ def _traceback_line(exc: BaseException, path: Path) -> int | None:
 
 
 # -- [spoc] values ------------------------------------------------------------------
+
+
+def _read_silenced_checks(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    """``[spoc] silenced_checks`` and ``SILENCED_CHECKS``: ids not to report
+    (docs/checks.md#silencing-a-check). Whether each id exists and may be silenced is
+    checked once the plugins, and the checks they register, are loaded."""
+    for value, path, key in (
+        (spoc.get("silenced_checks"), config.toml_path, "spoc.silenced_checks"),
+        (
+            getattr(config.settings, "SILENCED_CHECKS", None),
+            config.settings_path,
+            "SILENCED_CHECKS",
+        ),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
+            reporter.report(
+                "spoc.E029",
+                f"{key} must be a list of check ids, not {_kind(value)}",
+                file=path,
+                key=key,
+            )
+            continue
+        config.silenced_checks += [(check_id, path, key) for check_id in value]
+        reporter.silence(value)
 
 
 def _read_mode_and_debug(
@@ -629,14 +660,8 @@ def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> 
                     config.option_sources[f"{group}:{name}"] = path
         if merged:
             config.options[group] = merged
-    for group in toml_config:
-        if group not in config.plugins:
-            reporter.report(
-                "spoc.W001",
-                f"options are configured for group {group!r}, which lists no plugins",
-                file=config.toml_path,
-                key=f"spoc.config.{group}",
-            )
+    # Options for groups that list no plugins: see config_checks (spoc.W001, spoc.E026).
+    config.option_groups = [group for group in toml_config if isinstance(group, str)]
 
 
 def _is_table_of_tables(table: object) -> bool:

@@ -9,6 +9,7 @@ classified precisely, as Django's ``import_string`` does, so a user is never tol
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import sys
 from types import ModuleType
@@ -52,21 +53,20 @@ def load_configured_uri(uri: str, *, group: str, source: PluginSource | None) ->
     """:func:`load_from_uri` for a URI the configuration loader has already checked
     with :func:`is_valid_uri` (it reports a bad one with its file and line).
 
-    The usual case, a dotted URI whose top module is imported, is a chain of
-    ``getattr``; anything else, failures included, takes the full lookup, which
-    imports what is missing and classifies errors.
+    The usual case, a dotted URI whose modules are all imported already, is a few
+    dictionary lookups and one ``getattr``; anything else, failures included, takes
+    the full lookup, which imports what is missing and classifies errors. Both
+    resolve the same way (see :meth:`_Lookup.resolve`).
     """
     if ":" not in uri:
-        head, _, rest = uri.partition(".")
-        obj = sys.modules.get(head)
-        if obj is not None:
-            try:
-                for name in rest.split(".") if rest else ():
-                    obj = getattr(obj, name)
-            except Exception:
-                pass
-            else:
-                return obj
+        *modules, last = uri.split(".")
+        if modules:
+            obj = sys.modules.get(".".join(modules))
+            if obj is not None:
+                try:
+                    return getattr(obj, last)
+                except Exception:
+                    pass
     return _Lookup(uri, group, source).resolve()
 
 
@@ -82,28 +82,51 @@ class _Lookup:
         return self.resolve()
 
     def resolve(self) -> Any:
-        """Import and look up a valid URI."""
+        """Import and look up a valid URI, module first (docs/plugins.md#uri-forms).
+
+        ``a.b.c.d``: the longest prefix before the last name that is a module is
+        imported (``a.b.c`` if it is one, else ``a.b``, ...), the remaining names are
+        attributes; the last name is an attribute of what comes before it, or a
+        submodule when there is no such attribute. A package that re-exports a name
+        over its own submodule (``from .auth import auth``) therefore still gives
+        ``a.auth.auth`` = the attribute ``auth`` of module ``a.auth``, as SPOC does.
+        """
         if ":" in self.uri:
             module_path, _, attr_path = self.uri.partition(":")
             return self._attributes(self._import(module_path), module_path, attr_path.split("."))
         parts = self.uri.split(".")
         obj: Any = self._import(parts[0])
         path = parts[0]
-        for index, part in enumerate(parts[1:], start=1):
-            found = self._getattr(obj, path, part)
-            if not isinstance(found, _Missing):
-                obj = found
-            elif isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
-                # A package whose submodule was never imported: import it now.
-                obj = self._import(f"{path}.{part}", parent=path, last=index == len(parts) - 1)
-            else:
+        for index in range(1, len(parts) - 1):
+            child = f"{path}.{parts[index]}"
+            if not self._is_module(obj, child):
+                if _is_package(obj) and isinstance(
+                    self._getattr(obj, path, parts[index]), _Missing
+                ):
+                    self._fail("spoc.E013", f"no module named {child!r}")
                 return self._attributes(obj, path, parts[index:])
-            path = f"{path}.{part}"
-        return obj
+            obj, path = self._import(child), child
+        if len(parts) == 1:
+            return obj
+        found = self._getattr(obj, path, parts[-1])
+        if not isinstance(found, _Missing):
+            return found
+        if _is_package(obj):  # a submodule never imported: import it now
+            return self._import(f"{path}.{parts[-1]}", parent=path)
+        return self._attributes(obj, path, parts[-1:])
 
-    def _import(
-        self, module_path: str, parent: str | None = None, last: bool = False
-    ) -> ModuleType:
+    def _is_module(self, parent: Any, name: str) -> bool:
+        """Whether ``name``, inside the module ``parent``, is a module (imported or not)."""
+        if name in sys.modules:
+            return True
+        if not _is_package(parent):
+            return False
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (Exception, SystemExit) as exc:  # a finder's own failure
+            self._failed_import(name, exc)
+
+    def _import(self, module_path: str, parent: str | None = None) -> ModuleType:
         module = sys.modules.get(module_path)
         if module is not None:
             return module
@@ -111,7 +134,7 @@ class _Lookup:
             return importlib.import_module(module_path)
         except ModuleNotFoundError as exc:
             if exc.name is not None and _is_prefix(exc.name, module_path):
-                if parent is not None and last:
+                if parent is not None:
                     name = module_path.rsplit(".", 1)[1]
                     detail = f"module {parent!r} has no attribute or submodule {name!r}"
                     self._fail("spoc.E015", detail, exc)
@@ -165,6 +188,10 @@ class _Missing:
 
     def __init__(self, error: AttributeError) -> None:
         self.error = error
+
+
+def _is_package(obj: Any) -> bool:
+    return isinstance(obj, ModuleType) and hasattr(obj, "__path__")
 
 
 def _is_prefix(name: str, module_path: str) -> bool:

@@ -16,19 +16,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
-
-from spoc_asgi import hooks, middleware, routes
-from spoc_asgi.backends import build_backend
 from spoc_asgi.errors import ConfigurationError
-from spoc_asgi.framework import Framework
-from spoc_asgi.hooks import Step
-from spoc_asgi.shapes import options_error
+from spoc_asgi.importer import load_from_uri
 
-Adapter = Callable[[Framework, str, Any], Any]
+if TYPE_CHECKING:
+    from starlette.middleware import Middleware
+    from starlette.routing import BaseRoute
+
+    from spoc_asgi.framework import Framework
+    from spoc_asgi.hooks import Step
+
+Adapter = Callable[["Framework", str, Any], Any]
 OnError = Callable[[str, str, Exception], None]
 
 
@@ -50,9 +50,12 @@ class GroupAdapter:
     becomes: str  # how the command line describes the group
 
 
-def _backend(group: str) -> Adapter:
+def _adapter(function: str, *leading: str) -> Adapter:
+    """``function(framework, *leading, uri, obj)``, imported when first used: the table
+    can then be read (for its group names) without importing every adapter."""
+
     def adapt(framework: Framework, uri: str, obj: Any) -> Any:
-        return build_backend(framework, group, uri, obj)
+        return load_from_uri(function)(framework, *leading, uri, obj)
 
     return adapt
 
@@ -64,31 +67,31 @@ GROUPS: dict[str, GroupAdapter] = {
         GroupAdapter(
             "middleware",
             Role.MIDDLEWARE,
-            middleware.adapt,
+            _adapter("spoc_asgi.middleware.adapt"),
             "outermost first: the first sees the request first and the response last",
         ),
         GroupAdapter(
             "database",
             Role.BACKEND,
-            _backend("database"),
+            _adapter("spoc_asgi.backends.build_backend", "database"),
             "backends: connected at startup before the hooks, closed after them",
         ),
         GroupAdapter(
             "cache",
             Role.BACKEND,
-            _backend("cache"),
+            _adapter("spoc_asgi.backends.build_backend", "cache"),
             "backends: connected at startup before the hooks, closed after them",
         ),
         GroupAdapter(
             "hooks",
             Role.LIFESPAN,
-            hooks.adapt,
+            _adapter("spoc_asgi.hooks.adapt"),
             "lifespan steps: started in order, stopped in reverse",
         ),
         GroupAdapter(
             "routes",
             Role.ROUTES,
-            routes.adapt,
+            _adapter("spoc_asgi.routes.adapt"),
             "routes, ahead of the app's own",
         ),
     )
@@ -180,6 +183,8 @@ def _as_configuration_error(
     ``__getattr__``): a configuration error naming the URI, not a bare traceback."""
     if isinstance(exc, ConfigurationError):
         return exc
+    from spoc_asgi.shapes import options_error
+
     options, source = framework.options_for(group, uri), framework.source_of(group, uri)
     reason = f"{type(exc).__name__}: {exc}"
     return options_error(group, uri, "failed with", options, source, reason)

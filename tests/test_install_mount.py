@@ -208,6 +208,19 @@ def test_host_mount_alone_does_not_run_the_hooks(project: Project, plugins: Any)
     assert plugins.EVENTS == ["spoc middleware /sub/spoc"]
 
 
+def test_host_mount_alone_answers_with_an_error_naming_the_fix(
+    project: Project, plugins: Any
+) -> None:
+    host = starlette_host([])
+    host.mount("/sub", create_app(project.base_dir))
+    with TestClient(host) as client, pytest.raises(BackendNotReadyError) as caught:
+        client.get("/sub/spoc")
+    message = str(caught.value)
+    assert "host.mount()" in message
+    assert "spoc_asgi.mount(host, path, app)" in message
+    assert "spoc_asgi.install(host, base_dir)" in message
+
+
 def test_spoc_mount_runs_the_hooks_inside_the_hosts_lifespan(
     project: Project, plugins: Any
 ) -> None:

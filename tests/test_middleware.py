@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from spoc_asgi import ConfigurationError, create_app
-from spoc_asgi.middleware import RequestFunctionMiddleware
+from spoc_asgi.request_functions import RequestFunctionMiddleware
 from spoc_asgi.testing import lifespan_client
 from tests.conftest import Project
 
@@ -690,7 +690,7 @@ def test_the_adapters_request_matches_starlettes_request_state() -> None:
     # if Starlette ever sets another attribute in __init__, this fails first.
     from starlette.requests import Request
 
-    from spoc_asgi.middleware import _Request
+    from spoc_asgi.request_functions import _Request
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from spoc_asgi.cli.inspection import Inspection, inspect_project
+from spoc_asgi.cli.inspection import FAIL_LEVELS, Inspection, inspect_project
 from spoc_asgi.cli.render import (
     check_data,
     dump_json,
@@ -62,7 +62,7 @@ def _report(
         inspection = inspect_project(base_dir)
         data = to_data(inspection)
     (dump_json if args.json else write)(data, out)
-    return 1 if inspection.errors else 0
+    return 1 if inspection.fails(args.fail_level) else 0
 
 
 def command_plugins(args: argparse.Namespace) -> int:
@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=".",
             help="the project directory holding config/spoc.toml and/or config/settings.py "
             "(default: the current directory)",
+        )
+        sub.add_argument(
+            "--fail-level",
+            choices=FAIL_LEVELS,
+            default="error",
+            help="exit 1 on problems of this level or worse: 'warning' makes warnings fail "
+            "too, as a CI step wants (default: error)",
         )
         sub.set_defaults(handler=handler)
         return sub

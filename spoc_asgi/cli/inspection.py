@@ -13,6 +13,8 @@ from spoc_asgi.checks import CheckMessage, Level, Reporter
 from spoc_asgi.errors import ConfigurationError
 from spoc_asgi.framework import Framework
 
+FAIL_LEVELS = ("error", "warning")
+
 
 @dataclass
 class Inspection:
@@ -30,6 +32,11 @@ class Inspection:
     @property
     def warnings(self) -> list[CheckMessage]:
         return [p for p in self.problems if p.level is Level.WARNING]
+
+    def fails(self, level: str = "error") -> bool:
+        """Whether a command should exit 1: on errors, or with ``--fail-level warning``
+        on any problem."""
+        return bool(self.errors if level == "error" else self.problems)
 
 
 def inspect_project(base_dir: Path) -> Inspection:

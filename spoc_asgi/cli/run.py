@@ -46,8 +46,9 @@ def command_run(args: argparse.Namespace) -> int:
         inspection = inspect_project(base_dir)
         if inspection.problems:
             write_problems(check_data(inspection), sys.stderr)
-        if inspection.errors:
-            print("spoc-asgi: not starting: fix the errors above first", file=sys.stderr)
+        if inspection.fails(args.fail_level):
+            what = "errors" if args.fail_level == "error" else "problems"
+            print(f"spoc-asgi: not starting: fix the {what} above first", file=sys.stderr)
             return 1
         try:
             from uvicorn.main import main as uvicorn_main
