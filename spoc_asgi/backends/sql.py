@@ -65,6 +65,10 @@ from spoc_asgi.redaction import redact_text
 # The client-side bound on PostgreSQL fires this long after the server's own
 # statement_timeout, so a live server cancels first (and keeps the connection).
 STATEMENT_TIMEOUT_GRACE = 0.5
+# Retries of a statement the driver refused before sending it (a connection the server
+# closed after its pre-ping): a server closing every connection at once (a restart,
+# pg_terminate_backend) can catch a second pooled connection in the same state.
+NEVER_SENT_RETRIES = 2
 
 try:
     from sqlalchemy import event, text
@@ -264,14 +268,15 @@ class SQLDatabase:
         try:
             if connection is not None:
                 return read(await self._bounded(connection, statement, params))
-            try:
-                return await self._run_alone(statement, params, read)
-            except DBAPIError as exc:
-                if not _never_sent(exc):
-                    raise
-            # The pooled connection had been closed by the server after its pre-ping
-            # passed (see docs/reliability.md); the statement never left this process,
-            # and the failed connection has been dropped, so one retry is safe.
+            for _ in range(NEVER_SENT_RETRIES):
+                try:
+                    return await self._run_alone(statement, params, read)
+                except DBAPIError as exc:
+                    if not _never_sent(exc):
+                        raise
+                # The pooled connection had been closed by the server after its pre-ping
+                # passed (see docs/reliability.md); the statement never left this
+                # process, and the connection has been dropped, so a retry is safe.
             return await self._run_alone(statement, params, read)
         except (TimeoutError, DBAPIError) as exc:
             if not _is_timeout(exc):
