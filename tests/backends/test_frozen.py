@@ -8,6 +8,7 @@ within a second of the server coming back.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 import anyio
@@ -15,10 +16,13 @@ import anyio.lowlevel
 import pytest
 from sqlalchemy.engine import make_url
 
+from spoc_asgi import create_app
 from spoc_asgi.backends.redis import RedisCache
 from spoc_asgi.backends.sql import SQLDatabase, StatementTimeoutError
 from tests.backends.conftest import RedisServer, unique
+from tests.conftest import Project
 from tests.proxy import FreezableProxy
+from tests.test_lifespan import serve_lifespan
 
 pytestmark = pytest.mark.slow
 
@@ -221,3 +225,45 @@ async def test_fail_open_reads_on_frozen_redis_are_bounded_and_recover_at_once(
             proxy.thaw()
             await cache.clear()
             await cache.disconnect()
+
+
+# -- startup against a server that accepts and never answers ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "uri", "url", "shown"),
+    [
+        (
+            "database",
+            "spoc_asgi.backends.sql.SQLDatabase",
+            "postgresql+asyncpg://app:S3cretPw@127.0.0.1:{port}/app",
+            "SQLDatabase(url='postgresql+asyncpg://app:***@127.0.0.1:{port}/app')",
+        ),
+        (
+            "cache",
+            "spoc_asgi.backends.redis.RedisCache",
+            "redis://:S3cretPw@127.0.0.1:{port}/0",
+            "RedisCache(url='redis://:***@127.0.0.1:{port}/0'",
+        ),
+    ],
+)
+async def test_a_startup_timeout_names_the_backend_and_its_redacted_url(
+    project: Project, group: str, uri: str, url: str, shown: str
+) -> None:
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        project.toml(
+            f'[spoc]\nhook_timeout = 0.5\n[spoc.plugins]\n{group} = ["{uri}"]\n'
+            f"[spoc.config.{group}.{'sql' if group == 'database' else 'redis'}]\n"
+            f'url = "{url.format(port=port)}"\nconnect_timeout = 10\n'
+        )
+        app = create_app(project.base_dir)
+        with anyio.fail_after(HANG_GUARD):
+            sent, error = await serve_lifespan(app)
+    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+    message = str(error)
+    assert "did not start within 0.5s (hook_timeout)" in message
+    assert shown.format(port=port) in message
+    assert "S3cretPw" not in message + sent[0]["message"]
