@@ -65,9 +65,12 @@ async def body(request):
 
 
 def rss(request):
+    # VmRSS now, and VmHWM: the peak since the process started (a body read in full and
+    # freed again leaves RSS where it was, but not the peak)
     with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
-    return JSONResponse({"rss_mb": kb / 1024})
+        kb = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status)
+              if k in ("VmRSS", "VmHWM")}
+    return JSONResponse({"rss_mb": kb["VmRSS"] / 1024, "peak_mb": kb["VmHWM"] / 1024})
 
 
 async def read_body(request):
@@ -184,6 +187,7 @@ def make_project(root: Path, redis_port: int, pg_url: str, toml_extra: str = "")
         [spoc.config.database.sql]
         url = "{pg_url}"
         statement_timeout = 2
+        connect_timeout = 2  # a new connection to a frozen server waits this long
         pool_size = 10
         connect_args = {{ server_settings = {{ application_name = "{APP_NAME}" }} }}
 
@@ -411,7 +415,7 @@ async def fault_big_body(server: Server, **_: Any) -> dict[str, Any]:
 
     results = []
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        before = (await client.get("/rss")).json()["rss_mb"]
+        before = (await client.get("/rss")).json()["peak_mb"]
         for label, kwargs in (
             ("Content-Length", {"content": b"x" * size}),
             ("chunked", {"content": stream()}),
@@ -419,11 +423,27 @@ async def fault_big_body(server: Server, **_: Any) -> dict[str, Any]:
             try:
                 response = await client.post("/body", **kwargs)
                 status: Any = response.status_code
-            except httpx.HTTPError as exc:  # the server may close while we still send
-                status = type(exc).__name__
-            after = (await client.get("/rss")).json()["rss_mb"]
-            results.append(f"{label}: {status}, RSS {before:.1f} -> {after:.1f} MB")
-    return {"requests": 2, "failed": 0, "detail": "200 MB body; " + "; ".join(results)}
+            except httpx.HTTPError as exc:  # a 413 closes the connection while we send
+                status = f"{type(exc).__name__} (server closed while sending)"
+            after = (await client.get("/rss")).json()["peak_mb"]
+            results.append(f"{label}: {status}, peak RSS {before:.1f} -> {after:.1f} MB")
+            before = after
+    status = await refused_status(server.port, size)
+    results.append(f"status of a {size:,}-byte Content-Length: {status}")
+    return {"requests": 3, "failed": 0, "detail": "200 MB body; " + "; ".join(results)}
+
+
+async def refused_status(port: int, size: int) -> str:
+    """The status line the server sends to headers announcing ``size`` bytes, before any."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode())
+    await writer.drain()
+    try:
+        line = await asyncio.wait_for(reader.readline(), 5)
+    except TimeoutError:
+        line = b"(no answer before the body: it would be read)"
+    writer.close()
+    return line.decode().strip()
 
 
 def summary(tally: Tally, detail: str) -> dict[str, Any]:
@@ -435,6 +455,10 @@ def summary(tally: Tally, detail: str) -> dict[str, Any]:
     }
 
 
+async def fault_big_body_unlimited(server: Server, **_: Any) -> dict[str, Any]:
+    return await fault_big_body(server)
+
+
 FAULTS = {
     "sigterm": fault_sigterm,
     "redis-kill": fault_redis_kill,
@@ -443,7 +467,10 @@ FAULTS = {
     "pg-freeze": fault_pg_freeze,
     "soak": fault_soak,
     "body": fault_big_body,
+    "body-unlimited": fault_big_body_unlimited,
 }
+# [spoc] lines of a fault's app
+TOML_EXTRA = {"body-unlimited": "max_body_size = 0"}
 
 
 async def run(only: list[str], seconds: float, soak: float) -> None:
@@ -460,7 +487,8 @@ async def run(only: list[str], seconds: float, soak: float) -> None:
             for name in only or list(FAULTS):
                 redis = Redis(root)
                 redis.start()
-                server = Server(make_project(root, redis.port, pg_url), {})
+                project = make_project(root, redis.port, pg_url, TOML_EXTRA.get(name, ""))
+                server = Server(project, {})
                 await asyncio.to_thread(server.start)  # the proxy serves in this loop
                 try:
                     result = await FAULTS[name](
