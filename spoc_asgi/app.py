@@ -191,7 +191,13 @@ class _LifespanGuard:
         self.not_running = {"framework": runtime.framework, **placeholders}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.runtime.state is None and scope["type"] != "lifespan":
+        if self.runtime.state is not None:
+            # The lifespan runs: step out of the request path, so it costs nothing from
+            # now on (Starlette sets scope["app"]; its outermost layer calls this one).
+            outer = getattr(scope.get("app"), "middleware_stack", None)
+            if getattr(outer, "app", None) is self:
+                outer.app = self.app  # type: ignore[union-attr]
+        elif scope["type"] != "lifespan":
             scope["state"] = {**scope.get("state", {}), **self.not_running}
         await self.app(scope, receive, send)
 

@@ -106,6 +106,14 @@ def _startup_shutdown(
     return run
 
 
+def _methods(obj: Any, label: str, grace: float) -> HookFactory:
+    startup, shutdown = getattr(obj, "startup", None), getattr(obj, "shutdown", None)
+    return _startup_shutdown(
+        bind_app(startup, label, grace) if callable(startup) else None,
+        bind_app(shutdown, label, grace) if callable(shutdown) else None,
+    )
+
+
 def _has_lifecycle_methods(obj: Any) -> bool:
     return callable(getattr(obj, "startup", None)) or callable(getattr(obj, "shutdown", None))
 
@@ -133,15 +141,8 @@ def _is_context_factory(obj: Any) -> bool:
 def adapt(framework: Framework, uri: str, obj: Any) -> Step:
     """One hooks-group entry as a lifespan :class:`Step`."""
     group = "hooks"
+    # A sync hook that overruns is waited for as long again (docs/hooks.md).
     label, grace = f"hook {uri!r}", framework.config.hook_timeout
-
-    def methods(obj: Any) -> HookFactory:
-        startup, shutdown = getattr(obj, "startup", None), getattr(obj, "shutdown", None)
-        return _startup_shutdown(
-            bind_app(startup, label, grace) if callable(startup) else None,
-            bind_app(shutdown, label, grace) if callable(shutdown) else None,
-        )
-
     source = framework.sources[group].get(uri)
     options = framework.options_for(group, uri)
     if _is_context_factory(obj):
@@ -160,10 +161,10 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Step:
         if not _has_lifecycle_methods(obj):
             raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
         obj = instantiate(obj, options, group=group, uri=uri, source=source)
-        return Step("hook", uri, methods(obj))
+        return Step("hook", uri, _methods(obj, label, grace))
     if not inspect.isroutine(obj) and _has_lifecycle_methods(obj):
         apply_options(obj, options, group=group, uri=uri, source=source)
-        return Step("hook", uri, methods(obj))
+        return Step("hook", uri, _methods(obj, label, grace))
     if inspect.isgeneratorfunction(obj):
         # Called, it would only build a generator: its body would never run.
         raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)

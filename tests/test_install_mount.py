@@ -221,6 +221,19 @@ def test_host_mount_alone_answers_with_an_error_naming_the_fix(
     assert "spoc_asgi.install(host, base_dir)" in message
 
 
+def test_the_guard_leaves_the_request_path_once_the_lifespan_runs(
+    project: Project, plugins: Any
+) -> None:
+    from spoc_asgi.app import _LifespanGuard
+
+    app = create_app(project.base_dir)
+    with TestClient(app) as client:
+        assert client.get("/spoc").json()["database"] == "spoc"
+        # Served with its lifespan, the app no longer pays for the guard per request.
+        assert not isinstance(app.middleware_stack.app, _LifespanGuard)  # type: ignore[union-attr]
+        assert client.get("/spoc").json()["database"] == "spoc"
+
+
 def test_spoc_mount_runs_the_hooks_inside_the_hosts_lifespan(
     project: Project, plugins: Any
 ) -> None:
