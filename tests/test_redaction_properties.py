@@ -82,10 +82,20 @@ class Store:
     def __init__(self, url):
         self.url = url
 
+    def __repr__(self):
+        return f"Store(url={self.url!r})"
+
     async def connect(self):
         raise ConnectionError(f"cannot reach {self.url}")
 
     async def disconnect(self):
+        pass
+
+
+class Quiet(Store):
+    name = "quiet"
+
+    async def connect(self):
         pass
 
 
@@ -180,3 +190,41 @@ def test_cli_output_masks_the_password(
     out, err = capsys.readouterr()
     assert out + err
     assert not leaked(out + err, password)
+
+
+@given(passwords, st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_backend_reprs_mask_the_password(password: str, encode: bool) -> None:
+    from spoc_asgi.backends.redis import RedisCache
+    from spoc_asgi.backends.sql import SQLDatabase
+
+    written = quote(password, safe="") if encode else password
+    shown = []
+    for make in (
+        lambda: RedisCache(url=f"redis://user:{written}@cache:6379/0"),
+        lambda: SQLDatabase(url=f"postgresql+asyncpg://app:{written}@db:5432/app"),
+    ):
+        try:
+            shown.append(repr(make()))
+        except Exception as exc:  # a URL the backend refuses: its error is output too
+            shown.append(str(exc))
+    assert not any(leaked(text, password) for text in shown)
+
+
+@given(url_texts())
+@PATH_SETTINGS
+async def test_the_startup_summary_masks_the_password(
+    plugins: str, caplog: pytest.LogCaptureFixture, case: tuple[str, str]
+) -> None:
+    text, password = case
+    caplog.clear()
+    with tempfile.TemporaryDirectory() as root, caplog.at_level("INFO", logger="spoc_asgi"):
+        base = fresh_project(
+            Path(root),
+            f"PLUGINS = {{'database': ['{plugins}.Quiet']}}\n"
+            f"DATABASE_CONFIG = {{'quiet': {{'url': {text!r}}}}}\n",
+        )
+        sent, _ = await serve_lifespan(create_app(base))
+    assert sent[0]["type"] == "lifespan.startup.complete"
+    assert "started" in caplog.text and "Store(url=" in caplog.text
+    assert not leaked(caplog.text, password)
