@@ -381,6 +381,33 @@ async def fault_pg_freeze(
     )
 
 
+async def fault_pg_freeze_sigterm(
+    server: Server, proxy: FreezableProxy, **_: Any
+) -> dict[str, Any]:
+    """SIGTERM while 20 requests wait on a frozen PostgreSQL: shutdown is not stalled."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        await client.get("/db")  # pooled connections exist
+        proxy.freeze()
+        requests = [asyncio.ensure_future(client.get("/db")) for _ in range(20)]
+        await asyncio.sleep(0.3)
+        assert server.process is not None
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        done = await asyncio.gather(*requests, return_exceptions=True)
+        await asyncio.to_thread(server.process.wait, 60)
+        exited = time.monotonic() - started
+        server.process = None
+    proxy.thaw()
+    answered = sum(1 for r in done if isinstance(r, httpx.Response))
+    failed = sum(1 for r in done if not (isinstance(r, httpx.Response) and r.status_code == 200))
+    return {
+        "requests": 20,
+        "failed": failed,
+        "detail": f"{answered}/20 answered (500: statement_timeout), "
+        f"exit {exited:.1f}s after SIGTERM",
+    }
+
+
 async def fault_soak(server: Server, seconds: float, **_: Any) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         before = (await client.get("/rss")).json()["rss_mb"]
@@ -465,6 +492,7 @@ FAULTS = {
     "redis-freeze": fault_redis_freeze,
     "pg-terminate": fault_pg_terminate,
     "pg-freeze": fault_pg_freeze,
+    "pg-freeze-sigterm": fault_pg_freeze_sigterm,
     "soak": fault_soak,
     "body": fault_big_body,
     "body-unlimited": fault_big_body_unlimited,
@@ -483,7 +511,7 @@ async def run(only: list[str], seconds: float, soak: float) -> None:
         async with FreezableProxy(target.host or host, target.port or port) as proxy:
             pg_url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
             print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-            print(f"{'fault':<14} {'requests':>9} {'failed':>7}  detail", flush=True)
+            print(f"{'fault':<18} {'requests':>9} {'failed':>7}  detail", flush=True)
             for name in only or list(FAULTS):
                 redis = Redis(root)
                 redis.start()
@@ -502,7 +530,7 @@ async def run(only: list[str], seconds: float, soak: float) -> None:
                     await asyncio.to_thread(server.stop)
                     redis.kill()
                 print(
-                    f"{name:<14} {result['requests']:>9,} {result['failed']:>7,}  "
+                    f"{name:<18} {result['requests']:>9,} {result['failed']:>7,}  "
                     f"{result['detail']}",
                     flush=True,
                 )
