@@ -29,7 +29,7 @@ Measure = Callable[[Settings], list[Row]]
 def measures() -> dict[str, Measure]:
     """Name -> measure, in the order they run. Imported lazily: a missing optional
     driver only fails the measure that needs it."""
-    from bench import asgi, backends, http, lifespan, peers, startup
+    from bench import asgi, backends, coordination, http, lifespan, peers, startup
 
     return {
         "asgi": asgi.measure_asgi,
@@ -41,6 +41,7 @@ def measures() -> dict[str, Measure]:
         "cache": backends.measure_cache,
         "sql": backends.measure_sql,
         "peers": peers.measure_peers,
+        "coordination": coordination.measure_coordination,
     }
 
 

@@ -9,7 +9,7 @@ from spoc_asgi.errors import (
 )
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.importer import load_from_uri
-from spoc_asgi.markers import blocking, on_shutdown
+from spoc_asgi.markers import blocking, leader, on_shutdown, once
 
 __version__ = "0.1.0"
 
@@ -23,7 +23,9 @@ __all__ = [
     "blocking",
     "create_app",
     "install",
+    "leader",
     "load_from_uri",
     "mount",
     "on_shutdown",
+    "once",
 ]

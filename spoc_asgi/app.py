@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.body_limit import BodySizeLimit
+from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
+from spoc_asgi.health import health_steps
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
 from spoc_asgi.logs import logger, make_visible
 from spoc_asgi.redaction import redact_lifespan_failures
@@ -49,10 +51,11 @@ def assemble(
         # normalised exactly as Starlette does it.
         inner_lifespan = Router(lifespan=inner_lifespan).lifespan_context  # type: ignore[arg-type]
     built = build(framework)  # every built-in group, through the registry
+    backends = Backends(built.backends)
     runtime = Runtime(
         framework,
-        Backends(built.backends),
-        built.hooks,
+        backends,
+        [*coordinate(framework, backends, built.hooks), *health_steps(framework)],
         inner=inner_lifespan,
         inner_name=inner_name,
     )

@@ -4,7 +4,9 @@ Every rule that can reject a configuration reports through a :class:`Reporter`.
 The app factory uses a strict reporter (the first error raises); ``spoc-asgi check``
 uses a collecting one, so it can list every problem at once. The catalogue below is
 the single source of ids, titles and hints; docs/checks.md explains each one, and
-tests/test_docs.py keeps its titles and hints in step with this file.
+tests/test_docs.py keeps its titles and hints in step with this file. Plugins add
+checks of their own with :func:`register` (docs/checks.md#checks-of-your-own); a
+project silences ids on purpose with ``silenced_checks`` (:meth:`Reporter.silence`).
 """
 
 from __future__ import annotations
@@ -226,6 +228,30 @@ CATALOGUE: dict[str, CheckSpec] = {
             "e.g. 10485760 (10 MiB), or 0 for no limit.",
         ),
         CheckSpec(
+            "spoc.E050",
+            "[spoc.coordination] is invalid",
+            "See docs/deployment.md for its keys: backend, url, path, lease_seconds, "
+            "wait_seconds, retry_seconds, namespace, deployment_id.",
+        ),
+        CheckSpec(
+            "spoc.E051",
+            "the coordination backend cannot be used",
+            "Configure a PostgreSQL database or a Redis cache, set "
+            "`[spoc.coordination] url`, or install the driver the message names.",
+        ),
+        CheckSpec(
+            "spoc.E052",
+            "a @once or @leader hook of the wrong shape",
+            "@leader takes an `async def fn(app)` that runs until cancelled; @once a hook "
+            "with a startup part (not a shutdown hook).",
+        ),
+        CheckSpec(
+            "spoc.E053",
+            "[spoc.health] is invalid",
+            "Its keys are `drain_seconds` (>= 0; 0 turns draining off) and `ping_timeout` "
+            "(> 0), both in seconds.",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "
@@ -258,6 +284,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "production mode with the database on its defaults",
             "Give the database its options (`[spoc.config.database.sql] url = ...` or "
             "DATABASE_CONFIG), or silence spoc.W006 if the default is meant.",
+        ),
+        CheckSpec(
+            "spoc.W030",
+            "@once/@leader hooks coordinate through file locks outside development",
+            "File locks reach one host only: with replicas on several hosts, configure a "
+            "PostgreSQL database or a Redis cache, or set `[spoc.coordination] backend`.",
         ),
     )
 }

@@ -67,6 +67,16 @@ SPOC_KEYS: dict[str, SpocKey] = {
         SpocKey("silenced_checks", "check ids not to report"),
         SpocKey("plugins", "plugin group -> list of URIs", free=True),
         SpocKey("config", "plugin group -> plugin name or URI -> options", free=True),
+        SpocKey("coordination.backend", '@once/@leader engine: "postgres", "redis" or "file"'),
+        SpocKey("coordination.url", "the coordination server, if not the configured backend's"),
+        SpocKey("coordination.path", "the lock directory of the file coordinator"),
+        SpocKey("coordination.lease_seconds", "how long a dead holder keeps a lock at most"),
+        SpocKey("coordination.wait_seconds", "how long a process waits for a @once hook"),
+        SpocKey("coordination.retry_seconds", "how long a failed @once run is remembered"),
+        SpocKey("coordination.namespace", "separates deployments sharing one server"),
+        SpocKey("coordination.deployment_id", "the release id (SPOC_DEPLOYMENT_ID wins)"),
+        SpocKey("health.drain_seconds", "/readyz is 503 this long after SIGTERM before stopping"),
+        SpocKey("health.ping_timeout", "seconds each backend's ping may take for /readyz"),
     )
 }
 

@@ -11,6 +11,8 @@ warning. Each message suggests the closest name when there is one.
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -166,11 +168,33 @@ def spoc_settings_candidates(base_dir: Path) -> list[Path]:
     found = []
     for directory in SPOC_SETTINGS_DIRS:
         folder = base_dir / directory
+        try:  # one listing per directory: this runs every time an app is built
+            names = set(os.listdir(folder))
+        except OSError:
+            continue
         for name in SPOC_SETTINGS_NAMES:
-            found.append(folder / name / "__init__.py")
+            if name in names and (folder / name / "__init__.py").is_file():
+                found.append(folder / name / "__init__.py")
         for name in SPOC_SETTINGS_NAMES:
-            found.append(folder / f"{name}.py")
-    return [path for path in found if path.is_file()]
+            if f"{name}.py" in names and (folder / f"{name}.py").is_file():
+                found.append(folder / f"{name}.py")
+    return found
+
+
+# A module that assigns a name spoc_asgi would read from settings: a `config.py` of the
+# project's own (a common module name) is not taken for settings.
+_SETTINGS_ASSIGNMENT = re.compile(
+    r"^(?:PLUGINS|INSTALLED_APPS|SILENCED_CHECKS|[A-Z][A-Z0-9_]*_CONFIG)\s*(?::[^=\n]*)?=",
+    re.MULTILINE,
+)
+
+
+def _looks_like_settings(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return _SETTINGS_ASSIGNMENT.search(text) is not None
 
 
 def _settings_elsewhere(config: Config, reporter: Reporter) -> None:
@@ -179,7 +203,7 @@ def _settings_elsewhere(config: Config, reporter: Reporter) -> None:
     unread = [
         path
         for path in spoc_settings_candidates(config.base_dir)
-        if path not in read and path.stat().st_size > 0  # an empty file holds no settings
+        if path not in read and _looks_like_settings(path)
     ]
     if not unread:
         return
@@ -222,7 +246,10 @@ def _option_groups(framework: Framework, lines: _Lines) -> None:
         message = f"options are configured for group {group!r}, which lists no plugins"
         suggestion = close_match(group, config.plugins)
         check_id = "spoc.W001" if suggestion is None else "spoc.E026"
-        if suggestion is not None:
+        if suggestion is not None and group in BUILTIN_GROUPS:
+            # The plugins are the misspelt side (spoc.E024 says so): point there.
+            message += f"; its plugins seem to be listed under the misspelt {suggestion!r}"
+        elif suggestion is not None:
             message += f": did you mean [spoc.config.{suggestion}]?"
         framework.reporter.report(
             check_id,

@@ -1,4 +1,4 @@
-"""Turn the ``hooks`` group into lifespan steps (SPEC section 5).
+"""Turn the ``hooks`` group into lifespan steps (docs/hooks.md).
 
 Every accepted shape becomes one thing: a factory of an async context manager
 that starts the hook on enter and stops it on exit. The lifespan then only has to
@@ -59,6 +59,7 @@ class Step:
     kind: str  # "hook", "backend" or "lifespan": used in messages
     uri: str
     open: HookFactory
+    start_timeout: float | None = None  # bounds the enter instead of hook_timeout
     detail: str = ""  # e.g. a backend's redacted repr, naming its server in every message
 
     @property

@@ -128,7 +128,8 @@ class Runtime:
         """
         began = time.perf_counter()
         entered = False
-        with anyio.CancelScope(deadline=anyio.current_time() + self.timeout) as scope:
+        limit = self.timeout if step.start_timeout is None else step.start_timeout
+        with anyio.CancelScope(deadline=anyio.current_time() + limit) as scope:
             context = step.open(app)
             try:
                 state = await context.__aenter__()
@@ -157,7 +158,8 @@ class Runtime:
         if not scope.cancelled_caught:  # only our deadline cancels this scope
             return
         if not entered:
-            raise SpocError(f"{step.label} did not start within {self.timeout:g}s (hook_timeout)")
+            bound = "hook_timeout" if step.start_timeout is None else "its own timeout"
+            raise SpocError(f"{step.label} did not start within {limit:g}s ({bound})")
         errors.append(
             SpocError(f"shutdown of {step.label} did not finish within {self.timeout:g}s")
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MEASURES = ("asgi", "adapter", "http", "create_app", "lifespan", "cache", "sql")
+MEASURES = ("asgi", "adapter", "http", "create_app", "lifespan", "cache", "sql", "coordination")
 # A row: measure, then a ratio such as 0.973 or 12.410, somewhere after it.
 RATIO = r"\d+\.\d{3}"
 

@@ -26,6 +26,16 @@ class Database:
         pass
     def disconnect(self):
         pass
+
+import spoc_asgi
+
+@spoc_asgi.once
+def migrate():
+    pass
+
+@spoc_asgi.leader
+def not_async(app):
+    pass
 """
 
 
@@ -233,6 +243,36 @@ CASES = [
         says="has no options",
     ),
     Case(
+        "spoc.E050",
+        toml='[spoc.coordination]\nlease_seconds = "long"\n',
+        file="toml",
+        key="spoc.coordination.lease_seconds",
+        app=True,
+    ),
+    Case(
+        "spoc.E051",
+        toml='[spoc.coordination]\nbackend = "redis"\n[spoc.plugins]\nhooks = ["{mod}.migrate"]\n',
+        file="toml",
+        key="spoc.coordination.backend",
+        app=True,
+    ),
+    Case(
+        "spoc.E052",
+        toml='[spoc.plugins]\nhooks = ["{mod}.not_async"]\n',
+        file="toml",
+        key="hooks",
+        uri="{mod}.not_async",
+        app=True,
+    ),
+    Case(
+        "spoc.E053",
+        toml="[spoc.health]\nping_timeout = 0\n"
+        '[spoc.plugins]\nroutes = ["spoc_asgi.health.routes"]\n',
+        file="toml",
+        key="spoc.health.ping_timeout",
+        app=True,
+    ),
+    Case(
         "spoc.W001",
         settings='PLUGINS = {"cache": ["{mod}.Database"]}\nCACHE_CONFIG = {"other": {}}\n',
         file="settings",
@@ -252,6 +292,13 @@ CASES = [
         toml='[spoc]\nmode = "production"\ndebug = true\n',
         file="toml",
         key="spoc.debug",
+    ),
+    Case(
+        "spoc.W030",
+        toml='[spoc]\nmode = "staging"\n[spoc.plugins]\nhooks = ["{mod}.migrate"]\n',
+        file="toml",
+        key="spoc.coordination",
+        app=True,
     ),
 ]
 
@@ -330,7 +377,9 @@ def test_each_error_is_raised_with_file_key_uri_and_hint(project: Project, case:
     assert isinstance(error, PluginImportError) == (case.id in import_ids)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.app], ids=case_id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.app and c.id.startswith("spoc.E")], ids=case_id
+)
 def test_shape_errors_belong_to_the_app_layer(project: Project, case: Case) -> None:
     # Any object is a valid plugin for the Framework; only the app asks for a shape.
     write_case(project, case)
@@ -343,7 +392,10 @@ def test_shape_errors_belong_to_the_app_layer(project: Project, case: Case) -> N
 def test_each_warning_is_reported_without_raising(project: Project, case: Case) -> None:
     names = write_case(project, case)
     reporter = Reporter(strict=True)
-    Framework(project.base_dir, reporter=reporter, environ={})
+    if case.app:  # reported when the app is built (its backends decide it)
+        reporter = create_app(project.base_dir).state.framework.reporter
+    else:
+        Framework(project.base_dir, reporter=reporter, environ={})
     [warning] = reporter.messages
     assert warning.id == case.id
     assert warning.level is Level.WARNING

@@ -1,9 +1,10 @@
-"""docker-compose.yml and the Dockerfile agree with the example app.
+"""docker-compose.yml, the Dockerfile and deploy/k8s agree with the example app.
 
-Docker does not run here, so these tests read the files: every environment
-variable the example's settings read is set for the app, the URLs name the
-compose services on the ports they expose, the app listens where it is published,
-and the app waits for healthy services.
+Docker and Kubernetes do not run here, so these tests read the files: every
+environment variable the example's settings read is set for the app, the URLs name
+the compose services on the ports they expose, the app listens where it is
+published, the app waits for healthy services, the app scales behind the load
+balancer, and every probe asks a path the app serves on a port it listens on.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def test_the_app_listens_where_it_is_published(services: dict[str, Any]) -> None
     exposed = [rest for keyword, rest in dockerfile_instructions() if keyword == "EXPOSE"]
     assert exposed == [str(port)]
     health = " ".join(services["app"]["healthcheck"]["test"])
-    assert f"127.0.0.1:{port}/health" in health
+    assert f"127.0.0.1:{port}/readyz" in health
 
 
 def test_the_image_installs_the_package_with_every_extra() -> None:
@@ -217,3 +218,126 @@ def test_the_app_builds_from_the_compose_environment(
     assert (cache["url"], cache["on_error"]) == (app_environment["REDIS_URL"], "ignore")
     database = framework.options_for("database", "spoc_asgi.backends.sql.SQLDatabase")
     assert database["url"] == app_environment["DATABASE_URL"]
+
+
+# -- replicas behind a load balancer, and Kubernetes --------------------------------------
+
+K8S_DIR = REPO_ROOT / "deploy" / "k8s"
+
+
+def served_paths(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(EXAMPLE_DIR)
+    return {getattr(route, "path", "") for route in app.routes}
+
+
+def test_the_app_scales_behind_the_load_balancer(
+    services: dict[str, Any], app_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = services["app"]
+    # `--scale app=3` needs no fixed name and no host port on the app.
+    assert "container_name" not in app
+    assert not app.get("ports"), "a published host port cannot be shared by replicas"
+    command = uvicorn_command(services)
+    assert int(option(command, "--workers")) >= 2
+    port = int(option(command, "--port"))
+
+    labels = app["labels"]
+    assert labels["traefik.enable"] == "true"
+    assert int(labels["traefik.http.services.app.loadbalancer.server.port"]) == port
+    probe = labels["traefik.http.services.app.loadbalancer.healthcheck.path"]
+    assert probe == "/readyz"
+    assert {"/readyz", "/livez"} <= served_paths(app_environment, monkeypatch)
+
+    lb = services["lb"]
+    entrypoint = labels["traefik.http.routers.app.entrypoints"]
+    (address,) = [a for a in lb["command"] if a.startswith(f"--entrypoints.{entrypoint}.address=")]
+    listens = int(address.rsplit(":", 1)[1])
+    assert any(str(mapping).endswith(f":{listens}") for mapping in lb["ports"])
+    assert "--providers.docker.exposedbydefault=false" in lb["command"]
+    assert lb["depends_on"] == {"app": {"condition": "service_healthy"}}
+    assert lb["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro"]
+
+
+def test_the_grace_period_covers_drain_in_flight_requests_and_shutdown_hooks(
+    services: dict[str, Any], app_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = services["app"]
+    grace = float(app["stop_grace_period"].removesuffix("s"))
+    drain = float(app_environment["SPOC_DRAIN_SECONDS"])
+    in_flight = float(option(uvicorn_command(services), "--timeout-graceful-shutdown"))
+    for name, value in app_environment.items():
+        monkeypatch.setenv(name, value)
+    hook_timeout = create_app(EXAMPLE_DIR).state.framework.config.hook_timeout
+    assert drain > 0 and grace >= drain + in_flight + hook_timeout
+    assert app_environment["SPOC_DEPLOYMENT_ID"]
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    documents = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+    return documents
+
+
+def k8s_object(kind: str) -> dict[str, Any]:
+    (found,) = [doc for doc in k8s_documents() if doc["kind"] == kind]
+    return found
+
+
+def test_the_kubernetes_probes_ask_paths_the_app_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = k8s_object("Deployment")
+    assert deployment["apiVersion"] == "apps/v1"
+    template = deployment["spec"]["template"]
+    assert (
+        deployment["spec"]["selector"]["matchLabels"].items()
+        <= template["metadata"]["labels"].items()
+    )
+    (container,) = template["spec"]["containers"]
+    command = container["command"]
+    assert command[:2] == ["uvicorn", "example_app:app"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": int(option(command, "--port"))}
+
+    environment = {item["name"]: item for item in container["env"]}
+    assert environment["SPOC_DEPLOYMENT_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['pod-template-hash']"
+    )
+    plain = {name: item["value"] for name, item in environment.items() if "value" in item}
+    stand_ins = {name: "required" for name, item in environment.items() if "value" not in item}
+    stand_ins.update(
+        DATABASE_URL="postgresql+asyncpg://app:pw@db/app", REDIS_URL="redis://cache:6379/0"
+    )
+    paths = served_paths({**stand_ins, **plain}, monkeypatch)
+    probes = {
+        name: container[name]["httpGet"]
+        for name in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
+    assert probes["readinessProbe"]["path"] == "/readyz"
+    assert probes["livenessProbe"]["path"] == "/livez"
+    for name, probe in probes.items():
+        assert probe["path"] in paths, name
+        assert probe["port"] in ports, name
+    # Every secret the container reads is one the settings read.
+    assert set(environment) - {"SPOC_DEPLOYMENT_ID", "SPOC_DRAIN_SECONDS"} <= environment_reads(
+        SETTINGS
+    )
+
+    grace = template["spec"]["terminationGracePeriodSeconds"]
+    drain = float(plain["SPOC_DRAIN_SECONDS"])
+    in_flight = float(option(command, "--timeout-graceful-shutdown"))
+    hook_timeout = create_app(EXAMPLE_DIR).state.framework.config.hook_timeout
+    assert grace >= drain + in_flight + hook_timeout
+    # A readiness failure takes the pod out at once; drain outlasts one probe period.
+    assert drain >= container["readinessProbe"]["periodSeconds"]
+
+
+def test_the_kubernetes_service_routes_to_the_pods() -> None:
+    service = k8s_object("Service")
+    deployment = k8s_object("Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    names = {port["name"] for port in container["ports"]}
+    assert {port["targetPort"] for port in service["spec"]["ports"]} <= names

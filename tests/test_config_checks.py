@@ -170,6 +170,13 @@ def test_settings_where_spoc_looks_and_spoc_asgi_does_not(
     assert "PLUGINS and options are not loaded" in problem["message"]
 
 
+def test_a_config_module_of_the_projects_own_is_not_taken_for_settings(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.settings("DEBUG_LEVEL = 3\nTIMEOUT_CONFIGURED = True\n", where="config.py")
+    assert check(project, capsys)["problems"] == []
+
+
 def test_an_empty_config_package_is_not_taken_for_settings(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -450,3 +457,19 @@ def test_check_message_at_names_an_entry_point() -> None:
     source = PluginSource(None, distribution="acme", entry_point="hooks.x")
     message = CheckMessage.at("spoc.E015", "m", source, key="hooks")
     assert message.location == "entry point 'hooks.x' of distribution 'acme' [hooks]"
+
+
+def test_options_for_a_built_in_group_whose_plugins_are_under_a_misspelt_one(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.toml(
+        f'[spoc.plugins]\nmiddlware = ["{GZIP}"]\n[spoc.config.middleware.GZipMiddleware]\n'
+    )
+
+    data = check(project, capsys)
+
+    assert [(p["id"], p["location"]) for p in data["problems"]] == [
+        ("spoc.E024", "config/spoc.toml:2 [spoc.plugins.middlware]"),
+        ("spoc.E026", "config/spoc.toml:3 [spoc.config.middleware]"),
+    ]
+    assert "listed under the misspelt 'middlware'" in data["problems"][1]["message"]

@@ -1,4 +1,4 @@
-"""The hooks group's accepted shapes (SPEC section 5), each seen running on the lifespan."""
+"""The hooks group's accepted shapes (docs/hooks.md), each seen running on the lifespan."""
 
 from __future__ import annotations
 

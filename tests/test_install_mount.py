@@ -1,4 +1,4 @@
-"""``install()`` into Starlette and FastAPI hosts; ``mount()`` of a spoc app (SPEC section 5)."""
+"""``install()`` into Starlette and FastAPI hosts; ``mount()`` of a spoc app (docs/mounting.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The middleware group (SPEC section 5): shapes, order, options, request-function rules."""
+"""The middleware group (docs/middleware.md): shapes, order, options, request-function rules."""
 
 from __future__ import annotations
 

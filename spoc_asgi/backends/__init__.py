@@ -118,7 +118,7 @@ class Backends:
     def steps(self, grace: float) -> list[Step]:
         """One lifespan step per backend; ``grace`` is for a sync one that overran."""
         return [
-            Step("backend", uri, _lifecycle(uri, backend, grace), _shown(backend))
+            Step("backend", uri, _lifecycle(uri, backend, grace), detail=_shown(backend))
             for _, uri, backend in self
         ]
 

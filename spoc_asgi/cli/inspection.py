@@ -9,9 +9,12 @@ from pathlib import Path
 from starlette.middleware import Middleware
 
 from spoc_asgi import registry
+from spoc_asgi.backends import Backends
 from spoc_asgi.checks import CheckMessage, Level, Reporter
+from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import ConfigurationError
 from spoc_asgi.framework import Framework
+from spoc_asgi.health import health_steps
 
 FAIL_LEVELS = ("error", "warning")
 
@@ -54,6 +57,9 @@ def inspect_project(base_dir: Path) -> Inspection:
         inspection.problems.append(exc.check)
 
     built = registry.build(framework, on_error=rejected)
+    # What create_app checks beyond the groups: coordination (@once/@leader) and probes.
+    coordinate(framework, Backends(built.backends), built.hooks)
+    health_steps(framework)
     adapted: Mapping[str, Middleware] = built.adapted.get("middleware", {})
     inspection.onion = [(uri, adapted.get(uri)) for uri in framework.plugins.get("middleware", {})]
     return inspection
