@@ -33,6 +33,7 @@ from bench.harness import (
     new_loop,
 )
 from spoc_asgi import create_app
+from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE, BodySizeLimit
 from spoc_asgi.request_functions import RequestFunctionMiddleware
 
 SCOPE: Scope = {
@@ -139,7 +140,9 @@ def running(loop: asyncio.AbstractEventLoop, apps: Iterable[ASGIApp]) -> Iterato
 
 
 def hand_wired(*inner: type[Any]) -> Starlette:
-    middleware = [Middleware(cls) for cls in [*stack.ASGI_CLASSES, *inner]]
+    # The body limit create_app adds by default ([spoc] max_body_size): same stack.
+    limit = Middleware(BodySizeLimit, max_body_size=DEFAULT_MAX_BODY_SIZE)
+    middleware = [limit, *(Middleware(cls) for cls in [*stack.ASGI_CLASSES, *inner])]
     return Starlette(routes=stack.routes, middleware=middleware)
 
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from example_app import BASE_DIR, middleware, views
 from example_app.ratelimit import RateLimiter
 from spoc_asgi.backends.memory import MemoryCache
+from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE, BodySizeLimit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,6 +61,7 @@ def api_key_auth() -> middleware.ApiKeyAuth:
 
 
 MIDDLEWARE = [
+    Middleware(BodySizeLimit, max_body_size=DEFAULT_MAX_BODY_SIZE),  # [spoc] max_body_size
     Middleware(middleware.RequestIdMiddleware),
     Middleware(RequestFunction, func=middleware.log_request),
     Middleware(middleware.TimingMiddleware),

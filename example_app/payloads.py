@@ -27,6 +27,8 @@ async def read_object(request: Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadPayload(400, {"body": "must be valid JSON"}) from None
+    except RecursionError:  # the json module recurses once per nesting level
+        raise BadPayload(400, {"body": "is nested too deeply"}) from None
     if not isinstance(body, dict):
         raise BadPayload(400, {"body": "must be a JSON object"})
     return body
@@ -51,11 +53,22 @@ def text_field(
         errors[name] = "must be a string"
         return default
     value = value.strip()
+    if not _encodable(value):  # "\ud800" is valid JSON, but no database stores it
+        errors[name] = "must be valid Unicode text (no lone surrogates)"
+        return default
     if required and not value:
         errors[name] = "must not be empty"
     elif len(value) > max_length:
         errors[name] = f"must be at most {max_length} characters"
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def not_found(what: str) -> JSONResponse:

@@ -18,12 +18,14 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
+from spoc_asgi.body_limit import BodySizeLimit
 from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
 from spoc_asgi.health import health_steps
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
 from spoc_asgi.logs import logger, make_visible
+from spoc_asgi.redaction import redact_lifespan_failures
 from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
@@ -57,7 +59,11 @@ def assemble(
         inner=inner_lifespan,
         inner_name=inner_name,
     )
-    return Parts(framework, built.middleware, built.routes, runtime)
+    middleware = built.middleware
+    limit = framework.config.max_body_size
+    if limit is not None:  # outermost: no configured middleware reads a body over it
+        middleware = [Middleware(BodySizeLimit, max_body_size=limit), *middleware]
+    return Parts(framework, middleware, built.routes, runtime)
 
 
 def _publish_framework(app: Starlette, parts: Parts) -> None:
@@ -65,6 +71,18 @@ def _publish_framework(app: Starlette, parts: Parts) -> None:
     app.state.framework = parts.framework
     app.state.spoc_runtime = parts.runtime
     parts.runtime.publish(parts.runtime.backends.placeholders("the lifespan has not started"))
+    _mask_lifespan_failures(app.router)
+
+
+def _mask_lifespan_failures(router: Router) -> None:
+    """Starlette sends a failed lifespan's traceback (every chained exception's text) to
+    the server, which logs it: mask the secrets in it on the way."""
+    lifespan = router.lifespan
+
+    async def masked(scope: Scope, receive: Receive, send: Send) -> None:
+        await lifespan(scope, receive, redact_lifespan_failures(send))
+
+    router.lifespan = masked  # type: ignore[method-assign]
 
 
 def create_app(

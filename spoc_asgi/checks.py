@@ -222,6 +222,12 @@ CATALOGUE: dict[str, CheckSpec] = {
             "own ids: fix the check (the chained exception shows where).",
         ),
         CheckSpec(
+            "spoc.E040",
+            "max_body_size is not a whole number of bytes",
+            "Set `max_body_size` under `[spoc]` to the bytes a request body may have, "
+            "e.g. 10485760 (10 MiB), or 0 for no limit.",
+        ),
+        CheckSpec(
             "spoc.E050",
             "[spoc.coordination] is invalid",
             "See docs/deployment.md for its keys: backend, url, path, lease_seconds, "

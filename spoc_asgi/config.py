@@ -23,9 +23,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
+from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE
 from spoc_asgi.checks import Reporter
 from spoc_asgi.importer import is_valid_uri
-from spoc_asgi.redaction import redact
+from spoc_asgi.redaction import is_secret_key, redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,6 +62,7 @@ SPOC_KEYS: dict[str, SpocKey] = {
         SpocKey("mode", '"development", "staging" or "production"'),
         SpocKey("debug", "Starlette's debug mode"),
         SpocKey("hook_timeout", "seconds each lifespan step may take to start, and to stop"),
+        SpocKey("max_body_size", "bytes a request body may have (413 beyond); 0 disables"),
         SpocKey("entry_points", "load the plugins of installed distributions"),
         SpocKey("silenced_checks", "check ids not to report"),
         SpocKey("plugins", "plugin group -> list of URIs", free=True),
@@ -263,6 +265,7 @@ class Config:
     mode: str = DEFAULT_MODE
     debug: bool = False
     hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE  # None: no limit
     plugins: dict[str, list[PluginEntry]] = field(default_factory=dict)
     # group -> (short name or URI) -> options, TOML and settings already merged
     options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
@@ -302,6 +305,7 @@ def load_config(
     _read_silenced_checks(config, spoc_table, reporter)  # first: they apply to what follows
     _read_mode_and_debug(config, spoc_table, environ, reporter)
     _read_hook_timeout(config, spoc_table, reporter)
+    _read_max_body_size(config, spoc_table, reporter)
     _merge_plugins(config, spoc_table, reporter)
     _discover_entry_points(config, spoc_table, reporter)
     _merge_options(config, spoc_table, reporter)
@@ -320,6 +324,10 @@ def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
             document = tomllib.load(file)
     except OSError as exc:
         reporter.report("spoc.E001", f"cannot read the file: {exc}", file=path, cause=exc)
+        return {}
+    except RecursionError as exc:  # tomllib recurses once per nesting level
+        message = "invalid TOML: arrays or inline tables nested too deeply to read"
+        reporter.report("spoc.E001", message, file=path, cause=exc)
         return {}
     except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an integer too long to parse
         position = _TOML_POSITION.search(str(exc))
@@ -455,6 +463,19 @@ def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter)
     config.hook_timeout = seconds
 
 
+def _read_max_body_size(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    value = spoc.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        reporter.report(
+            "spoc.E040",
+            f"max_body_size must be a whole number of bytes >= 0, not {_show(value)}",
+            file=config.toml_path,
+            key="spoc.max_body_size",
+        )
+        return
+    config.max_body_size = value or None
+
+
 def _positive_seconds(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -518,7 +539,9 @@ def _add_groups(
         if not isinstance(uris, (list, tuple)):
             reporter.report(
                 not_a_list_id,
-                f"group {group!r} must be a list of URIs, not {_kind(uris)}",
+                f"group {group!r} must be a list of URIs, not "
+                # a group named like a secret ("token") holds one, perhaps: type only
+                f"{type(uris).__name__ if is_secret_key(group) else _kind(uris)}",
                 file=path,
                 key=key,
             )

@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 
 
 class SpocError(Exception):
-    """Base class of every error spoc_asgi raises on purpose."""
+    """Base class of every error spoc_asgi raises on purpose.
+
+    Its message is masked (:func:`~spoc_asgi.redaction.redact_text`): an error that
+    quotes a URL or a hook's exception text never shows a password or token.
+    """
+
+    def __init__(self, *args: object) -> None:
+        from spoc_asgi.redaction import redact_text  # errors is imported by everything
+
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigurationError(SpocError):

@@ -60,10 +60,12 @@ class Step:
     uri: str
     open: HookFactory
     start_timeout: float | None = None  # bounds the enter instead of hook_timeout
+    detail: str = ""  # e.g. a backend's redacted repr, naming its server in every message
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.uri!r}"
+        label = f"{self.kind} {self.uri!r}"
+        return f"{label} ({self.detail})" if self.detail else label
 
 
 def bind_app(func: Callable[..., Any], label: str, grace: float) -> Callable[[Any], Awaitable[Any]]:

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
     from spoc_asgi.config import PluginSource
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-URI_PATTERN = re.compile(rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$")
+# fullmatch, not "$": "$" also matches before a trailing newline ("os.path\n").
+URI_PATTERN = re.compile(rf"{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?")
 
 
 def is_valid_uri(uri: object) -> bool:
-    return isinstance(uri, str) and URI_PATTERN.match(uri) is not None
+    return isinstance(uri, str) and URI_PATTERN.fullmatch(uri) is not None
 
 
 def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:

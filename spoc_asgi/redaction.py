@@ -8,7 +8,7 @@ masked, in a mapping and in text (``token=...``, ``'password': '...'``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -16,12 +16,13 @@ MASK = "***"
 _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
 _SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
 # user:password@host in any URL-looking text; the user name stays, it helps debugging.
-# The password runs to the *last* "@" of the authority, as urllib parses it, so a raw
-# "@" in a password does not leak what follows it.
+# A password may hold any character (quotes, "<", ">", whitespace, "@", "/", raw or
+# percent-encoded), so it runs to the *last* "@" before the next "://", as urllib
+# parses an authority: what the mask swallows by mistake is never a leak. One to
+# three slashes after the scheme: a mistyped "postgresql+asyncpg:/user:pw@host" too.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s'\"<>]*:)"
-    # Up to the last "@" before the next URL: SQLAlchemy accepts "/", "?", "#" in passwords.
-    r"(?:(?!://)[^\s'\"<>])*(?P<at>@)"
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,3}[^:/?#@\s'\"<>]*:)"
+    r"(?:(?!://)[\s\S]){0,2000}(?P<at>@)"
 )
 # A quoted string literal, as repr() writes it.
 _QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
@@ -58,19 +59,61 @@ def redact_text(text: str) -> str:
     return _MAPPED_SECRET.sub(_mask_value, text)
 
 
+def redact_lifespan_failures(
+    send: Callable[[Any], Awaitable[None]],
+) -> Callable[[Any], Awaitable[None]]:
+    """Wrap an ASGI ``send`` so ``lifespan.*.failed`` messages (a traceback, with every
+    chained exception's text) reach the server and its log with secrets masked."""
+
+    async def redacting_send(message: Any) -> None:
+        if message.get("type", "").endswith(".failed") and isinstance(message.get("message"), str):
+            message = {**message, "message": redact_text(message["message"])}
+        await send(message)
+
+    return redacting_send
+
+
+# How deep redact() copies nested values; anything deeper, or a cycle, is shown as a
+# placeholder: a printed value is for reading, and a copy must never overflow the stack.
+MAX_DEPTH = 50
+TOO_DEEP = "<nested too deeply>"
+CYCLE = "<circular reference>"
+
+
 def redact(value: Any) -> Any:
-    """Return a copy of ``value`` safe to print: secret keys and URL passwords masked."""
+    """Return a copy of ``value`` safe to print: secret keys and URL passwords masked.
+
+    Cycles and containers nested deeper than ``MAX_DEPTH`` become placeholder strings.
+    """
+    return _redact(value, 0, set())
+
+
+def _redact(value: Any, depth: int, path: set[int]) -> Any:
     if isinstance(value, str):
         return redact_text(value)
-    if isinstance(value, Mapping):
-        return {k: (MASK if is_secret_key(k) else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, tuple):
-        items = [redact(v) for v in value]
-        # A namedtuple is built from fields, not from one iterable.
-        make = getattr(type(value), "_make", None)
-        return make(items) if callable(make) else tuple(items)
-    if isinstance(value, (set, frozenset)):
-        return type(value)(redact(v) for v in value)
-    return value
+    if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return value
+    if id(value) in path:
+        return CYCLE
+    if depth >= MAX_DEPTH:
+        return TOO_DEEP
+    path.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            return {
+                k: (MASK if is_secret_key(k) else _redact(v, depth + 1, path))
+                for k, v in value.items()
+            }
+        items = [_redact(v, depth + 1, path) for v in value]
+        if isinstance(value, list):
+            return items
+        if isinstance(value, tuple):
+            # A namedtuple is built from fields, not from one iterable.
+            make = getattr(type(value), "_make", None)
+            return make(items) if callable(make) else tuple(items)
+        try:
+            return type(value)(items)
+        except TypeError:  # unhashable items once copied
+            return items
+    finally:
+        path.discard(id(value))

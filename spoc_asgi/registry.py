@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from spoc_asgi.errors import ConfigurationError
 from spoc_asgi.importer import load_from_uri
 
 if TYPE_CHECKING:
@@ -165,8 +166,25 @@ def build(
             try:
                 entries[uri] = adapter.adapt(framework, uri, obj)
             except Exception as exc:
+                error = _as_configuration_error(framework, group, uri, exc)
                 if on_error is None:
-                    raise
-                on_error(group, uri, exc)
+                    if error is exc:
+                        raise
+                    raise error from exc
+                on_error(group, uri, error)
         built.adapted[group] = entries
     return built
+
+
+def _as_configuration_error(
+    framework: Framework, group: str, uri: str, exc: Exception
+) -> ConfigurationError:
+    """A plugin's own code raised while being adapted (its constructor, a property, a
+    ``__getattr__``): a configuration error naming the URI, not a bare traceback."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    from spoc_asgi.shapes import options_error
+
+    options, source = framework.options_for(group, uri), framework.source_of(group, uri)
+    reason = f"{type(exc).__name__}: {exc}"
+    return options_error(group, uri, "failed with", options, source, reason)

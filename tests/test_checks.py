@@ -82,6 +82,7 @@ CASES = [
         key="PLUGINS['middleware']",
     ),
     Case("spoc.E011", toml="[spoc]\nhook_timeout = 0\n", file="toml", key="spoc.hook_timeout"),
+    Case("spoc.E040", toml="[spoc]\nmax_body_size = -1\n", file="toml", key="spoc.max_body_size"),
     Case(
         "spoc.E012",
         settings='PLUGINS = {"cache": ["{mod}.Database"]}\nCACHE_CONFIG = ["redis"]\n',

@@ -443,6 +443,7 @@ async def test_middleware(
     assert middleware_chain(app) == [
         "ServerErrorMiddleware",
         "_LifespanGuard",  # placeholders naming the fix while the lifespan is not running
+        "BodySizeLimit",  # [spoc] max_body_size, outside the group
         "RequestId",
         "GZipMiddleware",
         "RequestFunctionMiddleware",  # four request functions in a row share one layer

@@ -388,6 +388,26 @@ async def test_missing_notes_and_bad_note_bodies(client: httpx.AsyncClient) -> N
     assert not_an_object.status_code == 400
 
 
+async def test_hostile_inputs_get_4xx_not_500(client: httpx.AsyncClient) -> None:
+    headers = {"X-API-Key": KEY_ONE, "Content-Type": "application/json"}
+    huge = "99999999999999999999"
+    assert (await client.get(f"/notes/{huge}")).status_code == 404
+    put = await client.put(f"/notes/{huge}", json={"title": "x"}, headers=headers)
+    assert put.status_code == 404
+    assert (await client.delete(f"/notes/{huge}", headers=headers)).status_code == 404
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = await client.post("/notes", content=nested, headers=headers)
+    assert deep.status_code == 400
+    assert deep.json() == {"errors": {"body": "is nested too deeply"}}
+    surrogate = await client.post("/notes", content='{"title": "a\\ud800b"}', headers=headers)
+    assert surrogate.status_code == 422
+    assert "lone surrogates" in surrogate.json()["errors"]["title"]
+    contact = await client.post(
+        "/contacts", content='{"name": "\\udfff", "email": "a@b.c"}', headers=headers
+    )
+    assert contact.status_code == 422
+
+
 async def test_the_cache_ttl_comes_from_settings(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:

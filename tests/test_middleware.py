@@ -665,7 +665,8 @@ async def test_request_path_has_no_base_http_middleware(project: Project) -> Non
     assert not [layer for layer in layers if isinstance(layer, BaseHTTPMiddleware)]
     kinds = [type(layer).__name__ for layer in layers]
     assert kinds[1] == "_LifespanGuard"  # no lifespan ran here: spoc_asgi's guard stays
-    assert kinds[2:6] == [
+    assert kinds[2] == "BodySizeLimit"  # [spoc] max_body_size, outside the group
+    assert kinds[3:7] == [
         "RequestFunctionMiddleware",
         "First",
         "RequestFunctionMiddleware",

@@ -117,7 +117,10 @@ class Backends:
 
     def steps(self, grace: float) -> list[Step]:
         """One lifespan step per backend; ``grace`` is for a sync one that overran."""
-        return [Step("backend", uri, _lifecycle(uri, backend, grace)) for _, uri, backend in self]
+        return [
+            Step("backend", uri, _lifecycle(uri, backend, grace), detail=_shown(backend))
+            for _, uri, backend in self
+        ]
 
     def state(self) -> dict[str, Any]:
         """What the app and each request see once connected."""
@@ -182,3 +185,15 @@ def _lifecycle(uri: str, backend: Any, grace: float) -> Any:
             await call_in_place(backend.disconnect, name=name, grace=grace)
 
     return run
+
+
+def _shown(backend: Any) -> str:
+    """The backend's repr, secrets masked, for messages: a startup timeout then names
+    the server that did not answer (``SQLDatabase(url='postgresql+asyncpg://app:***@db/app')``)."""
+    try:
+        shown = repr(backend)
+    except Exception:  # a third-party backend's __repr__ is no reason to fail startup
+        return ""
+    if shown.startswith("<") or len(shown) > 200:  # object.__repr__, or too long to help
+        return ""
+    return redact_text(shown)

@@ -14,11 +14,16 @@ Options (``CACHE_CONFIG = {"redis": {...}}``):
 * ``max_connections`` (default 50) caps the calls in flight, and so the connections; a
   call that finds every connection busy waits up to ``pool_timeout`` (seconds,
   default 5) for one, then fails as an outage would;
-* ``on_error``: ``"raise"`` (default, fail closed) or ``"ignore"`` (fail open).
+* ``on_error``: ``"raise"`` (default, fail closed) or ``"ignore"`` (fail open);
+* ``breaker_failures`` (default 3) and ``breaker_cooldown`` (seconds, default 0.5): with
+  ``on_error="ignore"``, after that many consecutive outage errors the cache stops
+  calling Redis (circuit open) and answers as fail-open does, letting one call through
+  as a probe every ``breaker_cooldown`` seconds (see :mod:`spoc_asgi.backends.breaker`).
 
 Failure policy. With ``on_error="ignore"`` an *outage* (connection refused or lost,
-timeout, read-only replica) while serving is logged at WARNING (URL redacted; then
-at most once a minute until Redis answers again) and the call carries on as a miss:
+timeout, read-only replica) while serving carries on as a miss (after
+``breaker_failures`` of them in a row the circuit opens: one WARNING, URL redacted,
+and one INFO when Redis answers again):
 ``get`` returns its default, ``get_many`` ``{}``, ``delete`` ``False``, ``set``,
 ``set_many`` and ``clear`` do nothing, and ``incr`` returns ``amount``, as it would
 for a key that does not exist yet. So a rate limiter counting with ``incr`` lets
@@ -34,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -53,6 +57,7 @@ from spoc_asgi.backends._shared import (
     positive_int,
     positive_number,
 )
+from spoc_asgi.backends.breaker import CircuitBreaker
 from spoc_asgi.errors import BackendNotReadyError
 from spoc_asgi.redaction import redact_text
 
@@ -80,7 +85,6 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis_errors.ReadOnlyError,
     OSError,
 )
-WARN_EVERY = 60.0  # seconds between repeated outage warnings
 SCAN_BATCH = 500
 
 # INCRBY and the first expiry in one atomic step: the window of a rate limit starts
@@ -109,6 +113,8 @@ class RedisCache(CacheCore):
         max_connections: int = 50,
         pool_timeout: float = 5.0,
         on_error: str = "raise",
+        breaker_failures: int = 3,
+        breaker_cooldown: float = 0.5,
     ) -> None:
         super().__init__(prefix=prefix, default_ttl=default_ttl)
         self.url = _checked_url(url)
@@ -121,7 +127,16 @@ class RedisCache(CacheCore):
         self._client: Redis | None = None
         self._incr: AsyncScript | None = None
         self._slots: asyncio.Semaphore | None = None  # one per call in flight
-        self._warned_at: float | None = None  # set while an outage is being served as misses
+        self._breaker: CircuitBreaker | None = None
+        failures = positive_int("breaker_failures", breaker_failures)
+        cooldown = positive_number("breaker_cooldown", breaker_cooldown)
+        if self.on_error == "ignore":
+            self._breaker = CircuitBreaker(
+                f"redis cache at {redact_text(self.url)}",
+                failures=failures,
+                cooldown=cooldown,
+                logger=logger,
+            )
 
     def __repr__(self) -> str:
         return (
@@ -279,32 +294,18 @@ class RedisCache(CacheCore):
 
     async def _call(self, operation: str, miss: T, run: Callable[[Redis], Awaitable[T]]) -> T:
         """Run one operation under the failure policy: an outage raises or becomes ``miss``."""
+        breaker = self._breaker
+        if breaker is None:  # on_error="raise"
+            return await self._run(run)
+        if not breaker.allow():  # circuit open: do not wait on a server that is down
+            return miss
         try:
             result = await self._run(run)
         except UNAVAILABLE as exc:
-            if self.on_error == "raise":
-                raise
-            self._warn(operation, exc)
+            breaker.failed(operation, f"{type(exc).__name__}: {redact_text(str(exc))}")
             return miss
-        if self._warned_at is not None:
-            self._warned_at = None
-            logger.info("redis cache at %s is reachable again", redact_text(self.url))
+        breaker.succeeded()
         return result
-
-    def _warn(self, operation: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self._warned_at is not None and now - self._warned_at < WARN_EVERY:
-            logger.debug("redis cache %s failed: %s", operation, redact_text(str(exc)))
-            return
-        self._warned_at = now
-        logger.warning(
-            "redis cache at %s is unavailable (%s failed: %s: %s); serving misses "
-            "(on_error='ignore') until it answers again",
-            redact_text(self.url),
-            operation,
-            type(exc).__name__,
-            redact_text(str(exc)),
-        )
 
 
 def _checked_url(url: Any) -> str:

@@ -14,6 +14,12 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
   transaction); ``False`` saves them and lets the first request after a restart fail;
 * ``connect_timeout`` (seconds, default 10): bounds the startup check, and each new
   PostgreSQL connection;
+* ``statement_timeout`` (seconds, default 30; ``None`` disables): bounds every statement.
+  PostgreSQL enforces it server-side (the ``statement_timeout`` setting of each
+  connection) and asyncpg client-side half a second later (``command_timeout``), so a
+  frozen server, which sends nothing at all, fails too and the connection is dropped;
+  on SQLite a running statement is interrupted. Either way the call raises
+  :class:`StatementTimeoutError` naming the database (see docs/reliability.md);
 * ``connect_args``: passed to the driver (e.g. ``{"server_settings": {"application_name":
   "web"}}`` for asyncpg);
 * ``sqlite_pragmas``: run on every new SQLite connection; default
@@ -34,6 +40,7 @@ BEGIN ... COMMIT, so it is all or nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -54,6 +61,14 @@ from spoc_asgi.backends._shared import (
 )
 from spoc_asgi.errors import BackendNotReadyError
 from spoc_asgi.redaction import redact_text
+
+# The client-side bound on PostgreSQL fires this long after the server's own
+# statement_timeout, so a live server cancels first (and keeps the connection).
+STATEMENT_TIMEOUT_GRACE = 0.5
+# Retries of a statement the driver refused before sending it (a connection the server
+# closed after its pre-ping): a server closing every connection at once (a restart,
+# pg_terminate_backend) can catch a second pooled connection in the same state.
+NEVER_SENT_RETRIES = 2
 
 try:
     from sqlalchemy import event, text
@@ -86,6 +101,10 @@ _PRAGMA_NAME = re.compile(r"[A-Za-z_]+")
 _PRAGMA_VALUE = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+class StatementTimeoutError(TimeoutError):
+    """A statement ran past ``statement_timeout`` (the server was slow, stuck or frozen)."""
+
+
 class SQLDatabase:
     name = "sql"
 
@@ -101,12 +120,14 @@ class SQLDatabase:
         pool_recycle: float | None = None,
         pool_pre_ping: bool = True,
         connect_timeout: float = 10.0,
+        statement_timeout: float | None = 30.0,
         connect_args: Mapping[str, Any] | None = None,
         sqlite_pragmas: Mapping[str, str | int] | None = None,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = _resolve_url(url, Path(base_dir) if base_dir is not None else Path.cwd())
         self.connect_timeout = positive_number("connect_timeout", connect_timeout)
+        self.statement_timeout = optional_positive_number("statement_timeout", statement_timeout)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._engine_kwargs = self._engine_options(
             echo=echo,
@@ -244,14 +265,58 @@ class SQLDatabase:
     ) -> T:
         statement = _text(sql) if isinstance(sql, str) else sql
         connection = self._current.get()
-        if connection is not None:
-            return read(await connection.execute(statement, params))
+        try:
+            if connection is not None:
+                return read(await self._bounded(connection, statement, params))
+            for _ in range(NEVER_SENT_RETRIES):
+                try:
+                    return await self._run_alone(statement, params, read)
+                except DBAPIError as exc:
+                    if not _never_sent(exc):
+                        raise
+                # The pooled connection had been closed by the server after its pre-ping
+                # passed (see docs/reliability.md); the statement never left this
+                # process, and the connection has been dropped, so a retry is safe.
+            return await self._run_alone(statement, params, read)
+        except (TimeoutError, DBAPIError) as exc:
+            if not _is_timeout(exc):
+                raise
+            raise StatementTimeoutError(
+                f"sql database at {self.display_url}: the statement did not finish within "
+                f"{self.statement_timeout:g}s (statement_timeout)"
+            ) from exc
+
+    async def _run_alone(
+        self, statement: Executable, params: Params, read: Callable[[CursorResult[Any]], T]
+    ) -> T:
         single = self._single
         if single is not None and (params is None or isinstance(params, Mapping)):
             async with single.connect() as connection:
-                return read(await connection.execute(statement, params))
+                return read(await self._bounded(connection, statement, params))
         async with self.engine.begin() as connection:
-            return read(await connection.execute(statement, params))
+            return read(await self._bounded(connection, statement, params))
+
+    async def _bounded(
+        self, connection: AsyncConnection, statement: Executable, params: Params
+    ) -> CursorResult[Any]:
+        """Execute; on SQLite, interrupt the statement once it runs past statement_timeout.
+
+        PostgreSQL needs nothing here: the server and asyncpg bound every statement.
+        """
+        if not self.is_sqlite or self.statement_timeout is None:
+            return await connection.execute(statement, params)
+        raw = await connection.get_raw_connection()
+        sqlite_connection = getattr(raw.driver_connection, "_conn", None)
+        interrupt = getattr(sqlite_connection, "interrupt", None)
+        if interrupt is None:  # pragma: no cover - depends on the aiosqlite version
+            return await connection.execute(statement, params)
+        # sqlite3's interrupt() is safe to call from any thread; the statement then
+        # fails with "interrupted" in the driver's thread.
+        timer = asyncio.get_running_loop().call_later(self.statement_timeout, interrupt)
+        try:
+            return await connection.execute(statement, params)
+        finally:
+            timer.cancel()
 
     # -- engine -----------------------------------------------------------------------
 
@@ -286,6 +351,13 @@ class SQLDatabase:
         arguments = dict(connect_args or {})
         if self.url.get_driver_name() == "asyncpg":
             arguments.setdefault("timeout", self.connect_timeout)
+            if self.statement_timeout is not None:
+                milliseconds = max(1, round(self.statement_timeout * 1000))
+                settings = dict(arguments.get("server_settings") or {})
+                settings.setdefault("statement_timeout", str(milliseconds))
+                arguments["server_settings"] = settings
+                client_bound = self.statement_timeout + STATEMENT_TIMEOUT_GRACE
+                arguments.setdefault("command_timeout", client_bound)
         if arguments:
             options["connect_args"] = arguments
         options.update(echo=echo, pool_pre_ping=pool_pre_ping)
@@ -313,6 +385,7 @@ class SQLDatabase:
         if self.is_sqlite and (path := _sqlite_file(self.url)) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         bare = create_async_engine(self.url, **self._engine_kwargs)
+        _on_driver_errors(bare)
         if not self.is_sqlite:
             return bare, bare
         _on_sqlite_connect(bare, self._pragmas)
@@ -387,6 +460,74 @@ def _on_sqlite_connect(engine: AsyncEngine, pragmas: Mapping[str, str | int]) ->
         for name, value in pragmas.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
+
+
+def _on_driver_errors(engine: AsyncEngine) -> None:
+    """Drop connections the driver's protocol state no longer allows to use.
+
+    asyncpg reports a connection the server closed after the pre-ping
+    (``pg_terminate_backend``, a restart) as ``InternalClientError: cannot switch
+    to state ...; another operation (2) is in progress`` or as an ``InterfaceError``
+    ("another operation is in progress / cancelling") after a client-side timeout.
+    SQLAlchemy does not count these as disconnects, so the connection would go back to
+    the pool and fail the next request too; marked here, it is invalidated instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: Any) -> None:
+        if _protocol_broken(context.original_exception):
+            context.is_disconnect = True
+
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def on_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
+        # A timed-out or broken asyncpg connection would spend 2 s in SQLAlchemy's
+        # graceful close (waiting for a frozen server); close its socket at once.
+        if exception is not None and (
+            isinstance(exception, TimeoutError) or _protocol_broken(exception)
+        ):
+            terminate = getattr(
+                getattr(dbapi_connection, "driver_connection", None), "terminate", None
+            )
+            if callable(terminate):
+                terminate()
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return chain
+
+
+def _protocol_broken(exc: BaseException) -> bool:
+    for cause in _causes(exc):
+        name = type(cause).__name__
+        if name == "InternalClientError":
+            return True
+        if name == "InterfaceError" and "another operation" in str(cause):
+            return True
+    return False
+
+
+def _never_sent(exc: DBAPIError) -> bool:
+    """The driver refused the statement before sending it (its protocol state was off)."""
+    return exc.connection_invalidated and _protocol_broken(exc)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A client-side timeout, PostgreSQL's statement_timeout, or SQLite's interrupt."""
+    for cause in _causes(exc):
+        if isinstance(cause, TimeoutError):
+            return True
+        name, text = type(cause).__name__, str(cause)
+        if name == "QueryCanceledError" and "statement timeout" in text:
+            return True
+        if "interrupted" in text and "sqlite" in type(cause).__module__ + name.lower():
+            return True
+    return False
 
 
 def _on_sqlite_begin(engine: AsyncEngine) -> None:

@@ -10,6 +10,7 @@ messages go through :mod:`spoc_asgi.redaction`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -54,10 +55,13 @@ def _report(
 ) -> int:
     """Inspect the project, print ``to_data`` of it (as JSON or text), exit 1 on errors."""
     base_dir = Path(args.base_dir).resolve()
-    with importable(base_dir):
+    out = sys.stdout
+    # Whatever plugins print while they are imported and built goes to stderr: stdout
+    # carries only the report, so `--json` output always parses.
+    with importable(base_dir), contextlib.redirect_stdout(sys.stderr):
         inspection = inspect_project(base_dir)
-    data = to_data(inspection)
-    (dump_json if args.json else write)(data, sys.stdout)
+        data = to_data(inspection)
+    (dump_json if args.json else write)(data, out)
     return 1 if inspection.fails(args.fail_level) else 0
 
 

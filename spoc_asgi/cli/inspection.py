@@ -15,7 +15,6 @@ from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import ConfigurationError
 from spoc_asgi.framework import Framework
 from spoc_asgi.health import health_steps
-from spoc_asgi.shapes import options_error
 
 FAIL_LEVELS = ("error", "warning")
 
@@ -54,11 +53,7 @@ def inspect_project(base_dir: Path) -> Inspection:
     inspection = Inspection(framework.base_dir, framework, reporter.messages)
 
     def rejected(group: str, uri: str, exc: Exception) -> None:
-        if not isinstance(exc, ConfigurationError):  # a plugin's own constructor raised
-            options = framework.options_for(group, uri)
-            reason = f"{type(exc).__name__}: {exc}"
-            source = framework.source_of(group, uri)
-            exc = options_error(group, uri, "failed with", options, source, reason)
+        assert isinstance(exc, ConfigurationError)  # the registry converts a plugin's own error
         inspection.problems.append(exc.check)
 
     built = registry.build(framework, on_error=rejected)

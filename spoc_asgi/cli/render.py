@@ -123,6 +123,10 @@ def plugins_data(inspection: Inspection) -> dict[str, Any]:
 
 def _group_data(inspection: Inspection, framework: Framework, group: str) -> dict[str, Any]:
     loaded: dict[str, Any] = framework.plugins.get(group, {})
+    problems: dict[str, list[str]] = {}  # by URI, built once: a scan per entry is quadratic
+    for problem in inspection.problems:
+        if problem.key == group and problem.uri is not None:
+            problems.setdefault(problem.uri, []).append(problem.id)
     entries = []
     for entry in framework.config.plugins[group]:
         obj = loaded.get(entry.uri)
@@ -141,9 +145,7 @@ def _group_data(inspection: Inspection, framework: Framework, group: str) -> dic
                     "entry_point": entry.source.entry_point,
                 },
                 "options": redact(framework.options_for(group, entry.uri)),
-                "problems": [
-                    p.id for p in inspection.problems if p.uri == entry.uri and p.key == group
-                ],
+                "problems": problems.get(entry.uri, []),
             }
         )
     data: dict[str, Any] = {

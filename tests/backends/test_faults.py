@@ -28,7 +28,9 @@ HANG_GUARD = 30
 
 @pytest.fixture
 async def fail_open(redis_server: RedisServer) -> AsyncIterator[RedisCache]:
-    cache = RedisCache(url=redis_server.url, on_error="ignore", connect_timeout=1)
+    cache = RedisCache(
+        url=redis_server.url, on_error="ignore", connect_timeout=1, breaker_cooldown=0.2
+    )
     await cache.connect()
     yield cache
     await cache.disconnect()
@@ -82,7 +84,10 @@ async def test_fail_open_recovers_when_redis_comes_back(
     await fail_open.set("key", "before")
     redis_server.kill()
     assert await fail_open.get("key") is None
+    await fail_open.get("key")
+    await fail_open.get("key")  # three failures in a row: the circuit is open
     redis_server.start()  # same port, empty: nothing was persisted
+    await anyio.sleep(0.3)  # breaker_cooldown: the next call probes
 
     with caplog.at_level(logging.INFO, logger="spoc_asgi"), anyio.fail_after(HANG_GUARD):
         assert await fail_open.get("key", "miss") == "miss"
