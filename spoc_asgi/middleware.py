@@ -31,6 +31,7 @@ from starlette.requests import Request, empty_send
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spoc_asgi import compat
 from spoc_asgi.framework import Framework
 from spoc_asgi.importer import PluginSource
 from spoc_asgi.markers import is_blocking
@@ -211,10 +212,10 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Middleware:
         cls, args, kwargs = obj
         kwargs = {**kwargs, **options}
         _check_middleware_arguments(cls, args, kwargs, uri, source)
-        return Middleware(cls, *args, **kwargs)
+        return compat.middleware(cls, *args, **kwargs)
     if is_asgi_middleware_class(obj):
         _check_middleware_arguments(obj, (), options, uri, source)
-        return Middleware(obj, **options)
+        return compat.middleware(obj, **options)
     if inspect.isclass(obj):
         if has_request_method(obj):
             instance = instantiate(obj, options, group=group, uri=uri, source=source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import socket
@@ -98,3 +99,11 @@ def postgres_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+# Starlette 1.x warns with its own category (not a DeprecationWarning); 0.x with DeprecationWarning.
+STARLETTE_DEPRECATION: type[Warning] = getattr(
+    importlib.import_module("starlette.exceptions"),
+    "StarletteDeprecationWarning",
+    DeprecationWarning,
+)
