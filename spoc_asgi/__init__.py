@@ -26,12 +26,13 @@ _LAZY = {
     "load_from_uri": "spoc_asgi.importer",
     "blocking": "spoc_asgi.markers",
     "on_shutdown": "spoc_asgi.markers",
+    "backend": "spoc_asgi.access",
     "cache": "spoc_asgi.access",
     "database": "spoc_asgi.access",
 }
 
 if TYPE_CHECKING:
-    from spoc_asgi.access import cache, database
+    from spoc_asgi.access import backend, cache, database
     from spoc_asgi.app import create_app, install, mount
     from spoc_asgi.errors import (
         BackendNotReadyError,
@@ -50,6 +51,7 @@ __all__ = [
     "PluginImportError",
     "Schema",
     "SpocError",
+    "backend",
     "blocking",
     "cache",
     "create_app",
