@@ -6,6 +6,7 @@ import importlib
 import itertools
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -107,3 +108,20 @@ STARLETTE_DEPRECATION: type[Warning] = getattr(
     "StarletteDeprecationWarning",
     DeprecationWarning,
 )
+
+
+ANYIO_PORTAL_ALIAS = "The anyio.abc.BlockingPortal alias is deprecated"
+
+
+def warnings_as_errors() -> list[str]:
+    """pytest arguments that make warnings errors, but for the one that Starlette's own
+    ``starlette.testclient`` raises at import with anyio 4.12+ (before Starlette 1.x)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", "import starlette.testclient"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode == 0:
+        return ["-W", "error"]
+    assert ANYIO_PORTAL_ALIAS in done.stderr, done.stderr
+    return ["-W", "error", "-W", f"ignore:{ANYIO_PORTAL_ALIAS}:DeprecationWarning"]

@@ -44,6 +44,7 @@ from spoc_asgi.cli import main as cli_main
 from spoc_asgi.config import load_config
 from spoc_asgi.framework import Framework
 from spoc_asgi.testing import lifespan_client
+from tests.conftest import warnings_as_errors
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -782,13 +783,10 @@ def test_the_testing_example_suite_passes(use_example: Callable[[str], Example])
         for key, value in os.environ.items()
         if key not in EXAMPLE_ENVIRONMENT and not key.startswith("SPOC_")
     }
-    # Warnings are errors: the documented setup runs clean on the supported range, but
-    # for one warning older Starlette's own TestClient raises under anyio >= 4.12.
-    command = [sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"]
-    if _starlette_testclient_warns():
-        command += ["-W", f"ignore:{ANYIO_PORTAL_ALIAS}:DeprecationWarning"]
+    # Warnings are errors: the documented setup runs clean on the supported range.
+    command = [sys.executable, "-m", "pytest", "-q", *warnings_as_errors()]
     done = subprocess.run(
-        [*command, str(example.root)],
+        [*command, "-p", "no:cacheprovider", str(example.root)],
         cwd=ROOT,
         env={**environment, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -802,22 +800,6 @@ def test_the_testing_example_suite_passes(use_example: Callable[[str], Example])
     example.touch(*(str(p.relative_to(example.root)) for p in example.root.rglob("*.py")))
     example.touch("config/spoc.toml", "pyproject.toml")
     example.assert_exercised()
-
-
-ANYIO_PORTAL_ALIAS = "The anyio.abc.BlockingPortal alias is deprecated"
-
-
-def _starlette_testclient_warns() -> bool:
-    check = "import starlette.testclient"
-    done = subprocess.run(
-        [sys.executable, "-W", "error::DeprecationWarning", "-c", check],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode == 0:
-        return False
-    assert ANYIO_PORTAL_ALIAS in done.stderr, done.stderr
-    return True
 
 
 def test_a_test_client_without_with_runs_no_lifespan(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import warnings_as_errors
+
 pytestmark = pytest.mark.slow
 
 VIEWS = """
@@ -60,8 +62,9 @@ def write(root: Path, files: dict[str, str]) -> None:
 
 def run_pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOC_", "PYTEST_"))}
+    command = [sys.executable, "-m", "pytest", "-q", *warnings_as_errors()]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider", *args],
+        [*command, "-p", "no:cacheprovider", *args],
         cwd=root,
         env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
