@@ -44,6 +44,7 @@ PINNED_SETS = [
     ("starlette-0.46", "3.11", "starlette==0.46.2", "fastapi==0.115.14"),
     ("starlette-0.x", "3.12", "starlette<1", "fastapi<0.133"),
     ("starlette-1.x", "3.13", "starlette>=1,<2", "fastapi"),
+    ("starlette-1.x-py3.10", "3.10", "starlette>=1,<2", "fastapi"),
 ]
 
 

@@ -143,8 +143,8 @@ async def asgi_client(
 def starlette_test_client(app: ASGIApp, **kwargs: Any) -> TestClient:
     """Starlette's ``TestClient`` for ``app`` (use it as a context manager to run the lifespan).
 
-    Starlette 1.x's ``TestClient`` wants ``httpx2`` (the ``testing`` extra brings it on
-    Python 3.11+); older versions use ``httpx``.
+    Starlette 1.x's ``TestClient`` wants ``httpx2`` (the ``testing`` extra brings it);
+    older versions use ``httpx``.
     """
     try:
         from starlette.testclient import TestClient
