@@ -29,7 +29,7 @@ Measure = Callable[[Settings], list[Row]]
 def measures() -> dict[str, Measure]:
     """Name -> measure, in the order they run. Imported lazily: a missing optional
     driver only fails the measure that needs it."""
-    from bench import asgi, backends, http, lifespan, startup, writers
+    from bench import asgi, backends, http, imports, lifespan, startup, writers
 
     return {
         "asgi": asgi.measure_asgi,
@@ -40,6 +40,7 @@ def measures() -> dict[str, Measure]:
         "cache": backends.measure_cache,
         "sql": backends.measure_sql,
         "sqlite_writers": writers.measure_writers,
+        "import": imports.measure_imports,
     }
 
 
