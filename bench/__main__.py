@@ -29,16 +29,18 @@ Measure = Callable[[Settings], list[Row]]
 def measures() -> dict[str, Measure]:
     """Name -> measure, in the order they run. Imported lazily: a missing optional
     driver only fails the measure that needs it."""
-    from bench import asgi, backends, http, imports, lifespan, startup, writers
+    from bench import asgi, backends, http, imports, lifespan, peers, startup, writers
 
     return {
         "asgi": asgi.measure_asgi,
         "adapter": asgi.measure_adapter,
+        "functions": asgi.measure_functions,
         "http": http.measure_http,
         "create_app": startup.measure_create_app,
         "lifespan": lifespan.measure_lifespan,
         "cache": backends.measure_cache,
         "sql": backends.measure_sql,
+        "peers": peers.measure_peers,
         "sqlite_writers": writers.measure_writers,
         "import": imports.measure_imports,
     }
@@ -46,6 +48,8 @@ def measures() -> dict[str, Measure]:
 
 LIBRARIES = (
     "starlette",
+    "fastapi",
+    "litestar",
     "anyio",
     "uvicorn",
     "uvloop",

@@ -32,7 +32,7 @@ from bench.harness import (
     new_loop,
 )
 from spoc_asgi import create_app
-from spoc_asgi.middleware import RequestFunctionMiddleware
+from spoc_asgi.request_functions import RequestFunctionMiddleware
 
 SCOPE: Scope = {
     "type": "http",
@@ -94,18 +94,22 @@ def check_ok(loop: asyncio.AbstractEventLoop, app: ASGIApp) -> None:
 PLUGINS_MODULE = """
 from bench.stack import (
     PathGuard, RequestCounter, ScopeState, ServerHeader, Timing, api_key, routes,
+    tag_locale, tag_tenant, tag_user,
 )
 """
 
+ONE_FUNCTION = ["api_key"]
+THREE_FUNCTIONS = [func.__name__ for func in stack.TAG_FUNCTIONS]
+
 
 @contextmanager
-def spoc_project() -> Iterator[Path]:
+def spoc_project(functions: list[str] = ONE_FUNCTION) -> Iterator[Path]:
     """A throwaway base dir: spoc.toml listing the stack, and a plugins module."""
     with tempfile.TemporaryDirectory(prefix="spoc-bench-") as tmp:
         base = Path(tmp)
         module = "spoc_bench_plugins"
         (base / f"{module}.py").write_text(textwrap.dedent(PLUGINS_MODULE), encoding="utf-8")
-        names = [cls.__name__ for cls in stack.ASGI_CLASSES] + ["api_key"]
+        names = [cls.__name__ for cls in stack.ASGI_CLASSES] + functions
         middleware = ", ".join(f'"{module}.{name}"' for name in names)
         (base / "spoc.toml").write_text(
             f'[spoc.plugins]\nmiddleware = [{middleware}]\nroutes = ["{module}.routes"]\n',
@@ -119,8 +123,8 @@ def spoc_project() -> Iterator[Path]:
             sys.modules.pop(module, None)
 
 
-def hand_wired(request_function: type[Any]) -> Starlette:
-    middleware = [Middleware(cls) for cls in stack.ASGI_CLASSES] + [Middleware(request_function)]
+def hand_wired(*inner: type[Any]) -> Starlette:
+    middleware = [Middleware(cls) for cls in [*stack.ASGI_CLASSES, *inner]]
     return Starlette(routes=stack.routes, middleware=middleware)
 
 
@@ -199,6 +203,50 @@ def measure_adapter(settings: Settings) -> list[Row]:
         row(ADAPTER, HAND_ASGI_REQUEST, target=0.9),
     ]
 
+
+def measure_functions(settings: Settings) -> list[Row]:
+    """Three request functions in a row (one state key each) against three pure ASGI
+    classes writing ``scope["state"]``: in the in-process stack, and alone."""
+    rounds = settings.pick(21, 2)
+    n = settings.pick(4_000, 200)
+    alone_n = settings.pick(30_000, 1_000)
+    loop = new_loop()
+    try:
+        with spoc_project(THREE_FUNCTIONS) as base:
+            apps: dict[str, ASGIApp] = {
+                SPOC_3: create_app(base),
+                HAND_3: hand_wired(*stack.TAG_CLASSES),
+                ADAPTER_3: functools.reduce(
+                    lambda app, func: RequestFunctionMiddleware(app, func=func),
+                    reversed(stack.TAG_FUNCTIONS),
+                    trivial_app,
+                ),
+                HAND_ASGI_3: functools.reduce(
+                    lambda app, cls: cls(app), reversed(stack.TAG_CLASSES), trivial_app
+                ),
+            }
+            for app in apps.values():
+                check_ok(loop, app)
+            batches = {name: batch(loop, app) for name, app in apps.items()}
+            sizes = {SPOC_3: n, HAND_3: n, ADAPTER_3: alone_n, HAND_ASGI_3: alone_n}
+            samples = interleave(batches, sizes, rounds)
+    finally:
+        close_loop(loop)
+    row = functools.partial(compared, "functions", samples, unit="req/s")
+    return [
+        row(SPOC_3, HAND_3, target=0.95, note=FUNCTIONS_NOTE),
+        row(ADAPTER_3, HAND_ASGI_3, target=None, note="around a trivial ASGI app: the layer alone"),
+    ]
+
+
+SPOC_3 = "spoc, 3 request functions"
+HAND_3 = "hand-wired, 3 ASGI classes"
+ADAPTER_3 = "3 request functions alone"
+HAND_ASGI_3 = "3 ASGI classes alone"
+FUNCTIONS_NOTE = (
+    "5 pure ASGI classes + tag_user, tag_tenant, tag_locale (request.state.<key> = ...); "
+    'hand-wired: 3 pure ASGI classes writing scope["state"][<key>]'
+)
 
 ADAPTER = "RequestFunctionMiddleware"
 HAND_ASGI = "hand-written ASGI"

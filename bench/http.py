@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,21 @@ def pinned(cpu: int) -> list[str]:
 
 
 @contextmanager
-def server(target: str, log: Path) -> Iterator[str]:
-    """Run ``uvicorn target`` on a free port until the block ends; yield its URL."""
+def server(
+    target: str,
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    path: str = PATH,
+    headers: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """Run ``uvicorn target`` on a free port until the block ends; yield its URL.
+
+    ``env`` is added to the environment; the server is ready when ``path`` answers 200.
+    """
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in SERVER_ENV_UNSET}
+    inherited = {key: value for key, value in os.environ.items() if key not in SERVER_ENV_UNSET}
+    env = {**inherited, **(env or {})}
     command = [
         *pinned(1),
         sys.executable,
@@ -85,7 +96,7 @@ def server(target: str, log: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(process, url, log)
+        wait_until_serving(process, url, log, path, headers or {})
         yield url
     finally:
         process.terminate()
@@ -101,18 +112,25 @@ def server(target: str, log: Path) -> Iterator[str]:
 SERVER_ENV_UNSET = {"DATABASE_URL", "REDIS_URL", "SPOC_MODE", "SPOC_DEBUG"}
 
 
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def wait_until_serving(
+    process: subprocess.Popen[bytes],
+    url: str,
+    log: Path,
+    path: str = PATH,
+    headers: Mapping[str, str] | None = None,
+) -> None:
     deadline = time.monotonic() + 30
+    request = urllib.request.Request(url + path, headers=dict(headers or {}))
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{tail(log)}")
         try:
-            with urllib.request.urlopen(url + PATH, timeout=1) as response:
+            with urllib.request.urlopen(request, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"uvicorn did not answer {PATH} within 30s:\n{tail(log)}")
+    raise RuntimeError(f"uvicorn did not answer {path} within 30s:\n{tail(log)}")
 
 
 def tail(log: Path) -> str:
@@ -152,7 +170,8 @@ def check_same_stack() -> None:
     import example_app
     from bench import handwired
 
-    spoc = [describe(entry) for entry in example_app.app.user_middleware]
+    # The first entry is spoc_asgi's own lifespan guard, which the hand-wired app lacks.
+    spoc = [describe(entry) for entry in example_app.app.user_middleware[1:]]
     hand = [describe(entry) for entry in handwired.MIDDLEWARE]
     if spoc != hand:
         raise RuntimeError(
@@ -164,6 +183,8 @@ def check_same_stack() -> None:
 def describe(entry: Any) -> tuple[str, Any]:
     """An entry as (what it runs, its options); request functions by what they call."""
     cls, args, kwargs = entry
+    if hasattr(cls, "instance"):  # a middleware spoc_asgi built once, with its options
+        cls, args, kwargs = cls.cls, cls.args, cls.kwargs
     func = kwargs.get("func")
     if func is not None:
         owner = getattr(func, "__self__", func)  # a bound method's instance, or the callable

@@ -7,7 +7,6 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,13 +21,11 @@ from spoc_asgi.backends import Backends
 from spoc_asgi.compat import refuse_removed_keywords
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
-from spoc_asgi.hooks import build_hooks
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
-from spoc_asgi.middleware import build_middleware
-from spoc_asgi.routes import build_routes
+from spoc_asgi.logs import logger, make_visible
+from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
-logger = logging.getLogger("spoc_asgi")
 
 
 @dataclass
@@ -43,21 +40,22 @@ def assemble(
     framework: Framework, inner_lifespan: Lifespan | None = None, inner_name: str = "lifespan="
 ) -> Parts:
     """Adapt every group; any entry of the wrong shape raises ``ConfigurationError`` here."""
+    make_visible()
     for warning in framework.reporter.messages:  # errors have raised already
         logger.warning("%s", warning)
     if inner_lifespan is not None:
         # Every form Starlette accepts (bare sync/async generators are deprecated there),
         # normalised exactly as Starlette does it.
         inner_lifespan = Router(lifespan=inner_lifespan).lifespan_context  # type: ignore[arg-type]
-    middleware = build_middleware(framework)
+    built = build(framework)  # every built-in group, through the registry
     runtime = Runtime(
         framework,
-        Backends.build(framework),
-        build_hooks(framework),
+        Backends(built.backends),
+        built.hooks,
         inner=inner_lifespan,
         inner_name=inner_name,
     )
-    return Parts(framework, middleware, build_routes(framework), runtime)
+    return Parts(framework, built.middleware, built.routes, runtime)
 
 
 def _publish_framework(app: Starlette, parts: Parts) -> None:
@@ -88,7 +86,11 @@ def create_app(
     app = Starlette(
         debug=parts.framework.config.debug if debug is None else debug,
         routes=[*parts.routes, *(routes or [])],
-        middleware=[*parts.middleware, *(middleware or [])],
+        middleware=[
+            Middleware(_LifespanGuard, runtime=parts.runtime),
+            *parts.middleware,
+            *(middleware or []),
+        ],
         lifespan=parts.runtime.lifespan,
         **starlette_kwargs,
     )
@@ -152,6 +154,36 @@ class _SpocMount(Mount):
         # A copy: the host's per-request state must not change under its own middleware.
         scope["state"] = {**scope.get("state", {}), **own}
         await super().handle(scope, receive, send)
+
+
+NOT_RUNNING = (
+    "the app's lifespan is not running; a spoc app mounted with host.mount() never gets "
+    "one: mount it with spoc_asgi.mount(host, path, app), or apply its configuration to "
+    "the host with spoc_asgi.install(host, base_dir)"
+)
+
+
+class _LifespanGuard:
+    """The outermost layer of a ``create_app`` app: while its lifespan is not running
+    (a plain ``host.mount()``, a server with the lifespan off), requests see backend
+    placeholders that name the fix, not a bare ``AttributeError`` (docs/mounting.md)."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        placeholders = runtime.backends.placeholders(NOT_RUNNING)
+        self.not_running = {"framework": runtime.framework, **placeholders}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.runtime.state is not None:
+            # The lifespan runs: step out of the request path, so it costs nothing from
+            # now on (Starlette sets scope["app"]; its outermost layer calls this one).
+            outer = getattr(scope.get("app"), "middleware_stack", None)
+            if getattr(outer, "app", None) is self:
+                outer.app = self.app  # type: ignore[union-attr]
+        elif scope["type"] != "lifespan":
+            scope["state"] = {**scope.get("state", {}), **self.not_running}
+        await self.app(scope, receive, send)
 
 
 def _ensure_not_started(host: Starlette, what: str) -> None:

@@ -4,17 +4,27 @@ Every rule that can reject a configuration reports through a :class:`Reporter`.
 The app factory uses a strict reporter (the first error raises); ``spoc-asgi check``
 uses a collecting one, so it can list every problem at once. The catalogue below is
 the single source of ids, titles and hints; docs/checks.md explains each one, and
-tests/test_docs.py keeps its titles and hints in step with this file.
+tests/test_docs.py keeps its titles and hints in step with this file. Plugins add
+checks of their own with :func:`register` (docs/checks.md#checks-of-your-own); a
+project silences ids on purpose with ``silenced_checks`` (:meth:`Reporter.silence`).
 """
 
 from __future__ import annotations
 
+import re
+import reprlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spoc_asgi.errors import ConfigurationError, PluginImportError
+from spoc_asgi.errors import ConfigurationError, PluginImportError, SpocError
 from spoc_asgi.redaction import redact_text
+
+if TYPE_CHECKING:
+    from spoc_asgi.config import PluginSource
+    from spoc_asgi.framework import Framework
 
 
 class Level(str, Enum):
@@ -24,13 +34,22 @@ class Level(str, Enum):
 
 @dataclass(frozen=True)
 class CheckSpec:
+    """A check: its id (``<prefix>.E<nnn>`` for an error, ``<prefix>.W<nnn>`` for a
+    warning), a title and a hint. ``silenceable`` errors may be silenced on purpose
+    (warnings always may): see docs/checks.md#silencing-a-check."""
+
     id: str
     title: str
     hint: str
+    silenceable: bool = False
 
     @property
     def level(self) -> Level:
-        return Level.WARNING if self.id.startswith("spoc.W") else Level.ERROR
+        return Level.WARNING if self.id.rpartition(".")[2].startswith("W") else Level.ERROR
+
+    @property
+    def may_be_silenced(self) -> bool:
+        return self.silenceable or self.level is Level.WARNING
 
 
 CATALOGUE: dict[str, CheckSpec] = {
@@ -152,6 +171,57 @@ CATALOGUE: dict[str, CheckSpec] = {
             "distributions, or leave it out.",
         ),
         CheckSpec(
+            "spoc.E023",
+            "unknown key in [spoc], close to a known one",
+            "Use the key the message suggests; docs/configuration.md lists every key.",
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E024",
+            "a plugin group is named almost like a built-in group",
+            "Use the built-in group's name (middleware, hooks, database, cache, routes); "
+            "silence the check if the custom group is meant.",
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E025",
+            "a settings name is close to one spoc_asgi reads",
+            "Use the name the message suggests (PLUGINS, INSTALLED_APPS, SILENCED_CHECKS, "
+            "<GROUP>_CONFIG).",
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E026",
+            "options for a name close to a configured plugin or group",
+            "Key the options by the plugin's short name or full URI, or by the group's name, "
+            "as the message suggests.",
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E027",
+            "short-name options match several plugins",
+            'Key the options by each plugin\'s full URI: `[spoc.config.<group>."pkg.mod.attr"]`.',
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E028",
+            "settings at a location spoc_asgi does not read, and none where it looks",
+            "Move the settings to config/settings.py (or settings.py) in the base dir.",
+            silenceable=True,
+        ),
+        CheckSpec(
+            "spoc.E029",
+            "silenced checks are not a list of known ids that may be silenced",
+            'Write `silenced_checks = ["spoc.W004"]` (or SILENCED_CHECKS in settings) with '
+            "ids of warnings or of errors docs/checks.md marks as silenceable.",
+        ),
+        CheckSpec(
+            "spoc.E030",
+            "a registered check failed",
+            "The check raised or returned something other than CheckMessage objects of its "
+            "own ids: fix the check (the chained exception shows where).",
+        ),
+        CheckSpec(
             "spoc.W001",
             "options configured for a plugin that is not in the group",
             "Remove the options, or add the plugin to the group; "
@@ -167,13 +237,35 @@ CATALOGUE: dict[str, CheckSpec] = {
             "debug is on in production mode",
             "Set `debug = false` for production: debug pages show tracebacks to clients.",
         ),
+        CheckSpec(
+            "spoc.W004",
+            "unknown key in [spoc]",
+            "spoc_asgi does not read it: remove it, keep your own values in settings.py, "
+            "or silence spoc.W004.",
+        ),
+        CheckSpec(
+            "spoc.W005",
+            "settings at a location spoc_asgi does not read",
+            "spoc_asgi reads config/settings.py, else settings.py: merge the other file into "
+            "the one it reads, or remove it.",
+        ),
+        CheckSpec(
+            "spoc.W006",
+            "production mode with the database on its defaults",
+            "Give the database its options (`[spoc.config.database.sql] url = ...` or "
+            "DATABASE_CONFIG), or silence spoc.W006 if the default is meant.",
+        ),
     )
 }
 
 
 @dataclass(frozen=True)
 class CheckMessage:
-    """One problem found in a configuration."""
+    """One problem found in a configuration.
+
+    ``file`` and ``line`` say where it was written; ``origin`` names a place that is
+    not a file (the entry point of an installed distribution).
+    """
 
     id: str
     msg: str
@@ -181,10 +273,31 @@ class CheckMessage:
     key: str | None = None
     uri: str | None = None
     line: int | None = None
+    origin: str | None = None
+
+    @classmethod
+    def at(
+        cls,
+        check_id: str,
+        msg: str,
+        source: PluginSource | None,
+        *,
+        key: str | None = None,
+        uri: str | None = None,
+    ) -> CheckMessage:
+        """A message about the plugin configured at ``source`` (a file and line, or an
+        entry point of a distribution)."""
+        if source is None:
+            return cls(check_id, msg, key=key, uri=uri)
+        origin = str(source) if source.distribution is not None else None
+        return cls(check_id, msg, source.file, key, uri, source.line, origin)
 
     @property
     def spec(self) -> CheckSpec:
-        return CATALOGUE[self.id]
+        spec = CATALOGUE.get(self.id) or registered_checks.specs.get(self.id)
+        if spec is None:
+            raise KeyError(f"unknown check id {self.id!r}")
+        return spec
 
     @property
     def level(self) -> Level:
@@ -196,36 +309,173 @@ class CheckMessage:
 
     @property
     def location(self) -> str:
-        where = str(self.file) if self.file else "<no file>"
+        return self.where()
+
+    def where(self, base_dir: Path | None = None) -> str:
+        """``file:line [key]``, the file relative to ``base_dir`` when it is inside it."""
+        if self.file is not None:
+            where = _relative(self.file, base_dir)
+        else:
+            where = self.origin or "<no file>"
         if self.line is not None:
             where += f":{self.line}"
         if self.key:
             where += f" [{self.key}]"
-        return where
+        return redact_text(where)
 
     def __str__(self) -> str:
         return redact_text(f"{self.location}: {self.msg} ({self.id}) HINT: {self.hint}")
 
 
+def _relative(path: Path, base_dir: Path | None) -> str:
+    if base_dir is not None and path.is_relative_to(base_dir):
+        return str(path.relative_to(base_dir))
+    return str(path)
+
+
 class Reporter:
-    """Receives problems. Strict reporters raise on the first error; others collect."""
+    """Receives problems. Strict reporters raise on the first error; others collect.
+
+    A silenced id (docs/checks.md#silencing-a-check) is kept in ``silenced`` instead
+    of ``messages``, and never raises.
+    """
 
     def __init__(self, *, strict: bool) -> None:
         self.strict = strict
         self.messages: list[CheckMessage] = []
+        self.silenced: list[CheckMessage] = []
+        self._silenced_ids: set[str] = set()
+
+    def silence(self, ids: Iterable[str]) -> None:
+        """Stop reporting these ids (each one that :attr:`CheckSpec.may_be_silenced`)."""
+        self._silenced_ids.update(ids)
+
+    def _is_silenced(self, message: CheckMessage) -> bool:
+        if message.id in self._silenced_ids and message.spec.may_be_silenced:
+            self.silenced.append(message)
+            return True
+        return False
 
     def error(self, message: CheckMessage, cause: BaseException | None = None) -> None:
+        if self._is_silenced(message):
+            return
         self.messages.append(message)
         if self.strict:
             error_class = PluginImportError if message.id in _IMPORT_IDS else ConfigurationError
             raise error_class(message) from cause
 
     def warn(self, message: CheckMessage) -> None:
-        self.messages.append(message)
+        if not self._is_silenced(message):
+            self.messages.append(message)
+
+    def add(self, message: CheckMessage, cause: BaseException | None = None) -> None:
+        """Report ``message`` as the error or warning its id says it is."""
+        if message.level is Level.ERROR:
+            self.error(message, cause)
+        else:
+            self.warn(message)
+
+    def report(
+        self,
+        check_id: str,
+        msg: str,
+        *,
+        file: Path | None = None,
+        key: str | None = None,
+        uri: str | None = None,
+        line: int | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        """Report one problem; the id's level says whether it is an error or a warning."""
+        self.add(CheckMessage(check_id, msg, file, key, uri, line), cause)
 
     @property
     def errors(self) -> list[CheckMessage]:
         return [m for m in self.messages if m.level is Level.ERROR]
+
+
+# -- checks contributed by plugins -----------------------------------------------------
+
+CheckFunction = Callable[["Framework"], Iterable[CheckMessage]]
+_OWN_ID = re.compile(r"^(?P<prefix>[a-z][a-z0-9_]*)\.[EW]\d{3}$")
+
+
+class CheckRegistry:
+    """Checks contributed by plugins, as Django's ``checks.register`` (docs/checks.md#
+    checks-of-your-own). A check runs for a project only when the project uses it: its
+    module belongs to the same top-level package as one of the project's plugins, or it
+    is defined in the project's settings module."""
+
+    def __init__(self) -> None:
+        self.specs: dict[str, CheckSpec] = {}
+        self._checks: dict[tuple[str, str], tuple[CheckFunction, frozenset[str]]] = {}
+
+    def register(self, *specs: CheckSpec) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator: ``function(framework)`` returns (or yields) the :class:`CheckMessage`
+        objects it finds, each with one of the ids of ``specs``."""
+        for spec in specs:
+            match = _OWN_ID.match(spec.id)
+            if match is None or match.group("prefix") == "spoc":
+                raise SpocError(
+                    f"check id {spec.id!r}: use your own prefix and E/W and three digits, "
+                    "such as 'acme.W001' ('spoc.' ids belong to spoc_asgi)"
+                )
+            known = self.specs.get(spec.id)
+            if known is not None and known != spec:
+                raise SpocError(f"check id {spec.id!r} is registered already as {known}")
+
+        def decorator(function: CheckFunction) -> CheckFunction:
+            for spec in specs:
+                self.specs[spec.id] = spec
+            key = (function.__module__, function.__qualname__)  # a re-import replaces it
+            self._checks[key] = (function, frozenset(spec.id for spec in specs))
+            return function
+
+        return decorator
+
+    def unregister(self, function: CheckFunction) -> None:
+        entry = self._checks.pop((function.__module__, function.__qualname__), None)
+        if entry is not None:
+            still_used = {i for _, ids in self._checks.values() for i in ids}
+            for check_id in entry[1] - still_used:
+                self.specs.pop(check_id, None)
+
+    def run(self, framework: Framework, reporter: Reporter) -> None:
+        """Run every check this project uses; report what each finds."""
+        packages = _plugin_packages(framework)
+        for (module, qualname), (function, ids) in list(self._checks.items()):
+            if module.partition(".")[0] not in packages:
+                continue
+            name = f"{module}.{qualname}"
+            try:
+                found = list(function(framework))
+            except Exception as exc:
+                reporter.report(
+                    "spoc.E030", f"check {name} raised {type(exc).__name__}: {exc}", cause=exc
+                )
+                continue
+            for message in found:
+                if not isinstance(message, CheckMessage) or message.id not in ids:
+                    reporter.report(
+                        "spoc.E030",
+                        f"check {name} returned {reprlib.repr(message)}, not a CheckMessage "
+                        f"with one of its ids {sorted(ids)}",
+                    )
+                    continue
+                reporter.add(message)
+
+
+def _plugin_packages(framework: Framework) -> set[str]:
+    packages = {framework.config.settings.__name__}
+    for group in framework.config.plugins.values():
+        for entry in group:
+            packages.add(entry.uri.partition(":")[0].partition(".")[0])
+    return packages
+
+
+registered_checks = CheckRegistry()
+register = registered_checks.register
+unregister = registered_checks.unregister
 
 
 _IMPORT_IDS = frozenset({"spoc.E013", "spoc.E014", "spoc.E015"})

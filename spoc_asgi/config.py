@@ -1,4 +1,4 @@
-"""Find, read, validate and merge the SPOC configuration (SPEC section 2).
+"""Find, read, validate and merge the SPOC configuration (docs/configuration.md).
 
 Lookup order is fixed and documented: ``config/spoc.toml`` then ``spoc.toml``;
 ``config/settings.py`` then ``settings.py``, all under the base dir. Plugin groups
@@ -22,8 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from spoc_asgi.checks import CheckMessage, Reporter
-from spoc_asgi.importer import LineIndex, PluginSource, is_valid_uri
+from spoc_asgi.checks import Reporter
+from spoc_asgi.importer import is_valid_uri
 from spoc_asgi.redaction import redact
 
 if sys.version_info >= (3, 11):
@@ -43,6 +43,192 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 PluginOptions = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SpocKey:
+    """One key spoc_asgi reads under ``[spoc]`` (docs/configuration.md#spoctoml)."""
+
+    name: str  # dotted below [spoc]: "hook_timeout"; a sub-table's key: "table.key"
+    meaning: str
+    free: bool = False  # a table whose own keys are the user's (group and plugin names)
+
+
+# Every key read under [spoc], one line each: a key not declared here is reported
+# (spoc.E023 when it is close to a declared one, else spoc.W004). A sub-table whose
+# keys are declared ("table.key") is checked the same way; a free table is not.
+SPOC_KEYS: dict[str, SpocKey] = {
+    key.name: key
+    for key in (
+        SpocKey("mode", '"development", "staging" or "production"'),
+        SpocKey("debug", "Starlette's debug mode"),
+        SpocKey("hook_timeout", "seconds each lifespan step may take to start, and to stop"),
+        SpocKey("entry_points", "load the plugins of installed distributions"),
+        SpocKey("silenced_checks", "check ids not to report"),
+        SpocKey("plugins", "plugin group -> list of URIs", free=True),
+        SpocKey("config", "plugin group -> plugin name or URI -> options", free=True),
+    )
+}
+
+
+class PluginSource:
+    """Where a URI was configured: the file and, when it can be found, the line;
+    or, for a discovered plugin, the entry point and its distribution.
+
+    Read-only. The line of a URI read from a file is looked up when first asked for
+    (by a message, or ``spoc-asgi plugins``): finding it means scanning the file, and
+    building an app needs no line numbers.
+    """
+
+    __slots__ = ("_distribution", "_entry_point", "_file", "_line", "_lines", "_where")
+
+    _where: tuple[str, tuple[str, ...] | None, int]
+
+    def __init__(
+        self,
+        file: Path | None,
+        line: int | None = None,
+        distribution: str | None = None,
+        entry_point: str | None = None,
+    ) -> None:
+        self._file = file
+        self._line = line
+        self._distribution = distribution
+        self._entry_point = entry_point
+        self._lines: LineIndex | None = None
+        self._where = ("", None, 0)
+
+    @classmethod
+    def quoted_in(
+        cls,
+        file: Path,
+        text: str,
+        lines: LineIndex,
+        within: tuple[str, ...] | None = None,
+        ordinal: int = 0,
+    ) -> PluginSource:
+        """The source of ``text``, quoted in ``file`` under the key ``within`` (its
+        ``ordinal``-th occurrence there); ``lines`` finds the line on demand."""
+        source = cls(file)
+        source._lines, source._where = lines, (text, within, ordinal)
+        return source
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    @property
+    def line(self) -> int | None:
+        if self._line is None and self._lines is not None:
+            self._line = self._lines.line_of(*self._where)
+            self._lines = None  # looked up once
+        return self._line
+
+    @property
+    def distribution(self) -> str | None:
+        return self._distribution
+
+    @property
+    def entry_point(self) -> str | None:
+        return self._entry_point
+
+    def _key(self) -> tuple[Path | None, int | None, str | None, str | None]:
+        return (self.file, self.line, self.distribution, self.entry_point)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PluginSource):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"PluginSource(file={self.file!r}, line={self.line!r}, "
+            f"distribution={self.distribution!r}, entry_point={self.entry_point!r})"
+        )
+
+    def __str__(self) -> str:
+        if self.distribution is not None:
+            return f"entry point {self.entry_point!r} of distribution {self.distribution!r}"
+        return f"{self.file}:{self.line}" if self.line else str(self.file)
+
+
+class LineIndex:
+    """Line numbers in one configuration file, for messages. The file is read and
+    scanned once, the first time a line is asked for.
+
+    A URI is found as a quoted string; when it is listed in several groups (or twice in
+    one), each occurrence is looked for after the line that names its group, so each
+    message points at its own line.
+    """
+
+    __slots__ = ("_keys", "_lines", "_quoted", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lines: list[str] | None = None
+        self._quoted: dict[str, list[int]] = {}
+        self._keys: dict[tuple[str, ...], int | None] = {}
+
+    def _scan(self) -> list[str]:
+        if self._lines is None:
+            try:
+                text = self.path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            self._lines = text.splitlines()
+            for number, line in enumerate(self._lines, start=1):
+                for match in _QUOTED.finditer(line):
+                    self._quoted.setdefault(match.group(2), []).append(number)
+        return self._lines
+
+    def line_of(
+        self, text: str, within: tuple[str, ...] | None = None, ordinal: int = 0
+    ) -> int | None:
+        """The line of the ``ordinal``-th quoted ``text`` after the key ``within``."""
+        self._scan()
+        found = self._quoted.get(text)
+        if not found:
+            return None
+        start = self.line_of_key(within) if within else None
+        after = [number for number in found if start is None or number >= start] or found
+        return after[min(ordinal, len(after) - 1)]
+
+    def line_of_key(self, path: tuple[str, ...]) -> int | None:
+        """The line that defines the key ``path`` (``("spoc", "plugins", "middleware")``):
+        a ``[table]`` header, an assignment ``key = ...``, or a settings ``"key": ...``."""
+        if path not in self._keys:
+            self._keys[path] = self._find_key(path)
+        return self._keys[path]
+
+    def _find_key(self, path: tuple[str, ...]) -> int | None:
+        lines = self._scan()
+        if not path:
+            return None
+        parents, name = path[:-1], path[-1]
+        header = re.compile(
+            r"^\s*\[{1,2}\s*" + r"\s*\.\s*".join(map(_key_pattern, path)) + r"\s*[\].]"
+        )
+        for number, line in enumerate(lines, start=1):
+            if header.match(line):
+                return number
+        start = self.line_of_key(parents) if parents else None
+        assignment = re.compile(rf"(?:^|[\s{{,]){_key_pattern(name)}\s*(?:[=:.]|$)")
+        for number, line in enumerate(lines, start=1):
+            if (start is None or number >= start) and assignment.search(line):
+                return number
+        return None
+
+
+def _key_pattern(name: str) -> str:
+    quoted = re.escape(name)
+    bare = quoted if re.fullmatch(r"[A-Za-z0-9_-]+", name) else None
+    return f"(?:\"{quoted}\"|'{quoted}'" + (f"|{bare}\\b" if bare else "") + ")"
+
+
+_QUOTED = re.compile(r"""(["'])([^"'\n]*)\1""")  # any quoted text: bad URIs too
 
 
 class PluginEntry(NamedTuple):
@@ -74,6 +260,10 @@ class Config:
     options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
     option_sources: dict[str, Path] = field(default_factory=dict)
     installed_apps: list[str] = field(default_factory=list)
+    # [spoc.config] groups as written (options for a group without plugins are reported)
+    option_groups: list[str] = field(default_factory=list)
+    # check ids not to report, and where each list was written
+    silenced_checks: list[tuple[str, Path | None, str]] = field(default_factory=list)
 
 
 def find_file(base_dir: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -101,6 +291,7 @@ def load_config(
         config.settings = _exec_settings(config.settings_path, reporter)
 
     config.project = dict(spoc_table)
+    _read_silenced_checks(config, spoc_table, reporter)  # first: they apply to what follows
     _read_mode_and_debug(config, spoc_table, environ, reporter)
     _read_hook_timeout(config, spoc_table, reporter)
     _merge_plugins(config, spoc_table, reporter)
@@ -120,22 +311,18 @@ def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
         with path.open("rb") as file:
             document = tomllib.load(file)
     except OSError as exc:
-        reporter.error(CheckMessage("spoc.E001", f"cannot read the file: {exc}", file=path), exc)
+        reporter.report("spoc.E001", f"cannot read the file: {exc}", file=path, cause=exc)
         return {}
     except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an integer too long to parse
         position = _TOML_POSITION.search(str(exc))
         line = int(position.group(1)) if position else None
         where = f" at line {position.group(1)}, column {position.group(2)}" if position else ""
-        reporter.error(
-            CheckMessage("spoc.E001", f"invalid TOML{where}: {exc}", file=path, line=line), exc
-        )
+        reporter.report("spoc.E001", f"invalid TOML{where}: {exc}", file=path, line=line, cause=exc)
         return {}
     spoc = document.get("spoc", {})
     if not isinstance(spoc, dict):
-        reporter.error(
-            CheckMessage(
-                "spoc.E002", f"[spoc] must be a table, not {_kind(spoc)}", file=path, key="spoc"
-            )
+        reporter.report(
+            "spoc.E002", f"[spoc] must be a table, not {_kind(spoc)}", file=path, key="spoc"
         )
         return {}
     return spoc
@@ -153,14 +340,12 @@ def _exec_settings(path: Path, reporter: Reporter) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
-        reporter.error(
-            CheckMessage(
-                "spoc.E008",
-                f"settings module raised {type(exc).__name__}: {exc}",
-                file=path,
-                line=_traceback_line(exc, path),
-            ),
-            exc,
+        reporter.report(
+            "spoc.E008",
+            f"settings module raised {type(exc).__name__}: {exc}",
+            file=path,
+            line=_traceback_line(exc, path),
+            cause=exc,
         )
         return ModuleType("settings")
     finally:
@@ -183,6 +368,32 @@ def _traceback_line(exc: BaseException, path: Path) -> int | None:
 # -- [spoc] values ------------------------------------------------------------------
 
 
+def _read_silenced_checks(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
+    """``[spoc] silenced_checks`` and ``SILENCED_CHECKS``: ids not to report
+    (docs/checks.md#silencing-a-check). Whether each id exists and may be silenced is
+    checked once the plugins, and the checks they register, are loaded."""
+    for value, path, key in (
+        (spoc.get("silenced_checks"), config.toml_path, "spoc.silenced_checks"),
+        (
+            getattr(config.settings, "SILENCED_CHECKS", None),
+            config.settings_path,
+            "SILENCED_CHECKS",
+        ),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
+            reporter.report(
+                "spoc.E029",
+                f"{key} must be a list of check ids, not {_kind(value)}",
+                file=path,
+                key=key,
+            )
+            continue
+        config.silenced_checks += [(check_id, path, key) for check_id in value]
+        reporter.silence(value)
+
+
 def _read_mode_and_debug(
     config: Config, spoc: dict[str, Any], environ: Mapping[str, str], reporter: Reporter
 ) -> None:
@@ -191,13 +402,11 @@ def _read_mode_and_debug(
     if "SPOC_MODE" in environ:
         mode, mode_origin = environ["SPOC_MODE"], (None, "environment variable SPOC_MODE")
     if mode not in MODES or not isinstance(mode, str):
-        reporter.error(
-            CheckMessage(
-                "spoc.E006",
-                f"mode must be one of {', '.join(MODES)}, not {_show(mode)}",
-                file=mode_origin[0],
-                key=mode_origin[1],
-            )
+        reporter.report(
+            "spoc.E006",
+            f"mode must be one of {', '.join(MODES)}, not {_show(mode)}",
+            file=mode_origin[0],
+            key=mode_origin[1],
         )
         mode = DEFAULT_MODE
 
@@ -208,26 +417,19 @@ def _read_mode_and_debug(
         raw = environ["SPOC_DEBUG"].strip().lower()
         debug = True if raw in _TRUE else False if raw in _FALSE else environ["SPOC_DEBUG"]
     if not isinstance(debug, bool):
-        reporter.error(
-            CheckMessage(
-                "spoc.E007",
-                f"debug must be a boolean, not {_show(debug)}",
-                file=debug_origin[0],
-                key=debug_origin[1],
-            )
+        reporter.report(
+            "spoc.E007",
+            f"debug must be a boolean, not {_show(debug)}",
+            file=debug_origin[0],
+            key=debug_origin[1],
         )
         debug = False
 
     config.mode, config.debug = mode, debug
     config.project["mode"], config.project["debug"] = mode, debug
     if debug and mode == "production":
-        reporter.warn(
-            CheckMessage(
-                "spoc.W003",
-                "debug is on in production mode",
-                file=config.toml_path,
-                key="spoc.debug",
-            )
+        reporter.report(
+            "spoc.W003", "debug is on in production mode", file=config.toml_path, key="spoc.debug"
         )
 
 
@@ -235,13 +437,11 @@ def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter)
     value = spoc.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)
     seconds = _positive_seconds(value)
     if seconds is None:
-        reporter.error(
-            CheckMessage(
-                "spoc.E011",
-                f"hook_timeout must be a positive number of seconds, not {_show(value)}",
-                file=config.toml_path,
-                key="spoc.hook_timeout",
-            )
+        reporter.report(
+            "spoc.E011",
+            f"hook_timeout must be a positive number of seconds, not {_show(value)}",
+            file=config.toml_path,
+            key="spoc.hook_timeout",
         )
         return
     config.hook_timeout = seconds
@@ -263,26 +463,22 @@ def _positive_seconds(value: object) -> float | None:
 def _merge_plugins(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
     toml_groups = spoc.get("plugins", {})
     if not isinstance(toml_groups, dict):
-        reporter.error(
-            CheckMessage(
-                "spoc.E003",
-                f"[spoc.plugins] must be a table, not {_kind(toml_groups)}",
-                file=config.toml_path,
-                key="spoc.plugins",
-            )
+        reporter.report(
+            "spoc.E003",
+            f"[spoc.plugins] must be a table, not {_kind(toml_groups)}",
+            file=config.toml_path,
+            key="spoc.plugins",
         )
         toml_groups = {}
     settings_groups = getattr(config.settings, "PLUGINS", None)
     if settings_groups is None:
         settings_groups = {}
     elif not isinstance(settings_groups, dict):
-        reporter.error(
-            CheckMessage(
-                "spoc.E009",
-                f"PLUGINS must be a dict of group -> list of URIs, not {_kind(settings_groups)}",
-                file=config.settings_path,
-                key="PLUGINS",
-            )
+        reporter.report(
+            "spoc.E009",
+            f"PLUGINS must be a dict of group -> list of URIs, not {_kind(settings_groups)}",
+            file=config.settings_path,
+            key="PLUGINS",
         )
         settings_groups = {}
 
@@ -303,53 +499,50 @@ def _add_groups(
     lines = LineIndex(path)  # read only if a line is asked for
     for group, uris in groups.items():
         if not isinstance(group, str) or not group:
-            reporter.error(
-                CheckMessage(
-                    "spoc.E010",
-                    f"plugin group names must be non-empty strings, not {_show(group)}",
-                    file=path,
-                    key=table,
-                )
+            reporter.report(
+                "spoc.E010",
+                f"plugin group names must be non-empty strings, not {_show(group)}",
+                file=path,
+                key=table,
             )
             continue
         key = f"{table}.{group}" if table == "spoc.plugins" else f"{table}[{group!r}]"
         if not isinstance(uris, (list, tuple)):
-            reporter.error(
-                CheckMessage(
-                    not_a_list_id,
-                    f"group {group!r} must be a list of URIs, not {_kind(uris)}",
-                    file=path,
-                    key=key,
-                )
+            reporter.report(
+                not_a_list_id,
+                f"group {group!r} must be a list of URIs, not {_kind(uris)}",
+                file=path,
+                key=key,
             )
             continue
         entries = config.plugins.setdefault(group, [])
         seen = {entry.uri: entry for entry in entries}
+        within = ("spoc", "plugins", group) if table == "spoc.plugins" else (table, group)
+        ordinals: dict[str, int] = {}  # a URI's earlier occurrences in this list
         for uri in uris:
+            ordinal = 0
+            if isinstance(uri, str):
+                ordinal = ordinals[uri] = ordinals.get(uri, -1) + 1
             if not is_valid_uri(uri):
-                reporter.error(
-                    CheckMessage(
-                        "spoc.E005",
-                        f"group {group!r} has an entry that is not a dotted URI: {_show(uri)}",
-                        file=path,
-                        key=key,
-                        uri=uri if isinstance(uri, str) else None,
-                        line=lines.line_of(uri) if isinstance(uri, str) else None,
-                    )
+                reporter.report(
+                    "spoc.E005",
+                    f"group {group!r} has an entry that is not a dotted URI: {_show(uri)}",
+                    file=path,
+                    key=key,
+                    uri=uri if isinstance(uri, str) else None,
+                    line=lines.line_of(uri, within, ordinal) if isinstance(uri, str) else None,
                 )
                 continue
-            source = PluginSource.quoted_in(path, uri, lines)
+            source = PluginSource.quoted_in(path, uri, lines, within, ordinal)
             if uri in seen:
-                reporter.warn(
-                    CheckMessage(
-                        "spoc.W002",
-                        f"{uri!r} is listed again in group {group!r}; "
-                        f"its first position ({seen[uri].source}) is kept",
-                        file=path,
-                        key=key,
-                        uri=uri,
-                        line=source.line,
-                    )
+                reporter.report(
+                    "spoc.W002",
+                    f"{uri!r} is listed again in group {group!r}; "
+                    f"its first position ({seen[uri].source}) is kept",
+                    file=path,
+                    key=key,
+                    uri=uri,
+                    line=source.line,
                 )
                 continue
             entry = PluginEntry(group, uri, source)
@@ -371,13 +564,11 @@ def _discover_entry_points(config: Config, spoc: dict[str, Any], reporter: Repor
     """
     enabled = spoc.get("entry_points", False)
     if not isinstance(enabled, bool):
-        reporter.error(
-            CheckMessage(
-                "spoc.E022",
-                f"entry_points must be a boolean, not {_show(enabled)}",
-                file=config.toml_path,
-                key="spoc.entry_points",
-            )
+        reporter.report(
+            "spoc.E022",
+            f"entry_points must be a boolean, not {_show(enabled)}",
+            file=config.toml_path,
+            key="spoc.entry_points",
         )
         return
     if not enabled:
@@ -392,14 +583,12 @@ def _discover_entry_points(config: Config, spoc: dict[str, Any], reporter: Repor
         group = entry_point.name.split(".", 1)[0]
         source = PluginSource(None, distribution=distribution, entry_point=entry_point.name)
         if not group or not is_valid_uri(entry_point.value):
-            reporter.error(
-                CheckMessage(
-                    "spoc.E005",
-                    f"{source} does not name a group and a URI: "
-                    f"{entry_point.name!r} = {entry_point.value!r}",
-                    key=f"{ENTRY_POINT_GROUP}:{entry_point.name}",
-                    uri=entry_point.value,
-                )
+            reporter.report(
+                "spoc.E005",
+                f"{source} does not name a group and a URI: "
+                f"{entry_point.name!r} = {entry_point.value!r}",
+                key=f"{ENTRY_POINT_GROUP}:{entry_point.name}",
+                uri=entry_point.value,
             )
             continue
         entries = config.plugins.setdefault(group, [])
@@ -418,13 +607,11 @@ def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str:
 def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
     toml_config = spoc.get("config", {})
     if not isinstance(toml_config, dict):
-        reporter.error(
-            CheckMessage(
-                "spoc.E012",
-                f"[spoc.config] must be a table, not {_kind(toml_config)}",
-                file=config.toml_path,
-                key="spoc.config",
-            )
+        reporter.report(
+            "spoc.E012",
+            f"[spoc.config] must be a table, not {_kind(toml_config)}",
+            file=config.toml_path,
+            key="spoc.config",
         )
         toml_config = {}
     for group in config.plugins:
@@ -441,14 +628,11 @@ def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> 
             if table is None:
                 continue
             if not _is_table_of_tables(table):
-                reporter.error(
-                    CheckMessage(
-                        "spoc.E012",
-                        f"{key} must map plugin names or URIs to tables of options, "
-                        f"not {_kind(table)}",
-                        file=path,
-                        key=key,
-                    )
+                reporter.report(
+                    "spoc.E012",
+                    f"{key} must map plugin names or URIs to tables of options, not {_kind(table)}",
+                    file=path,
+                    key=key,
                 )
                 continue
             for name, options in table.items():
@@ -457,16 +641,8 @@ def _merge_options(config: Config, spoc: dict[str, Any], reporter: Reporter) -> 
                     config.option_sources[f"{group}:{name}"] = path
         if merged:
             config.options[group] = merged
-    for group in toml_config:
-        if group not in config.plugins:
-            reporter.warn(
-                CheckMessage(
-                    "spoc.W001",
-                    f"options are configured for group {group!r}, which lists no plugins",
-                    file=config.toml_path,
-                    key=f"spoc.config.{group}",
-                )
-            )
+    # Options for groups that list no plugins: see config_checks (spoc.W001, spoc.E026).
+    config.option_groups = [group for group in toml_config if isinstance(group, str)]
 
 
 def _is_table_of_tables(table: object) -> bool:
@@ -478,13 +654,11 @@ def _is_table_of_tables(table: object) -> bool:
 def _read_installed_apps(config: Config, reporter: Reporter) -> None:
     apps = getattr(config.settings, "INSTALLED_APPS", [])
     if not isinstance(apps, (list, tuple)) or not all(isinstance(app, str) for app in apps):
-        reporter.error(
-            CheckMessage(
-                "spoc.E020",
-                f"INSTALLED_APPS must be a list of strings, not {_show(apps)}",
-                file=config.settings_path,
-                key="INSTALLED_APPS",
-            )
+        reporter.report(
+            "spoc.E020",
+            f"INSTALLED_APPS must be a list of strings, not {_show(apps)}",
+            file=config.settings_path,
+            key="INSTALLED_APPS",
         )
         return
     config.installed_apps = list(apps)

@@ -1,4 +1,4 @@
-"""The plugin registry: ``Framework`` and ``Schema``, the SPOC API (SPEC section 4).
+"""The plugin registry: ``Framework`` and ``Schema``, the SPOC API (docs/configuration.md).
 
 A ``Framework`` reads one base dir's configuration and imports every plugin URI,
 group by group, in the merged order. It holds no process-wide state, so any
@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from spoc_asgi.checks import CheckMessage, Reporter
-from spoc_asgi.config import Config, PluginEntry, PluginOptions, load_config
+from spoc_asgi.checks import Reporter
+from spoc_asgi.config import Config, PluginEntry, PluginOptions, PluginSource, load_config
+from spoc_asgi.config_checks import check_config, check_framework
 from spoc_asgi.errors import PluginImportError
-from spoc_asgi.importer import Importer, PluginSource, load_configured_uri
+from spoc_asgi.importer import Importer, load_configured_uri
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,13 @@ class Framework:
         self.schema = schema if schema is not None else Schema()
         self.importer = Importer()
         self.config: Config = load_config(base_dir, self.reporter, environ)
+        check_config(self.config, self.reporter)
         self.base_dir = self.config.base_dir
         self.plugins: dict[str, OrderedDict[str, Any]] = {}
         self.sources: dict[str, OrderedDict[str, PluginSource]] = {}
         for group, entries in self.config.plugins.items():
             self._load_group(group, entries)
-        self._warn_unused_options()
+        check_framework(self)
 
     @property
     def installed_apps(self) -> list[str]:
@@ -71,6 +73,13 @@ class Framework:
         self.plugins[group] = loaded
         self.sources[group] = sources
 
+    def source_of(self, group: str, uri: str) -> PluginSource | None:
+        """Where ``uri`` of ``group`` was configured (loaded or not)."""
+        for entry in self.config.plugins.get(group, ()):
+            if entry.uri == uri:
+                return entry.source
+        return None
+
     def short_name(self, uri: str, obj: Any) -> str:
         """A plugin's short name: its class attribute ``name``, else its last URI segment."""
         try:
@@ -88,27 +97,6 @@ class Framework:
             return {}
         obj = self.plugins[group].get(uri) if group in self.plugins else None
         return {**table.get(self.short_name(uri, obj), {}), **table.get(uri, {})}
-
-    def _warn_unused_options(self) -> None:
-        for group, table in self.config.options.items():
-            loaded: Mapping[str, Any] = self.plugins.get(group, {})
-            # A plugin that failed to load (already reported) still owns its options.
-            known = {
-                key
-                for entry in self.config.plugins.get(group, [])
-                for key in (entry.uri, self.short_name(entry.uri, loaded.get(entry.uri)))
-            }
-            for name in table:
-                if name not in known:
-                    self.reporter.warn(
-                        CheckMessage(
-                            "spoc.W001",
-                            f"options for {name!r} match no plugin of group {group!r}",
-                            file=self.config.option_sources.get(f"{group}:{name}"),
-                            key=group,
-                            uri=name,
-                        )
-                    )
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{group}={len(items)}" for group, items in self.plugins.items())

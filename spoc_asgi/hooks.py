@@ -1,4 +1,4 @@
-"""Turn the ``hooks`` group into lifespan steps (SPEC section 5).
+"""Turn the ``hooks`` group into lifespan steps (docs/hooks.md).
 
 Every accepted shape becomes one thing: a factory of an async context manager
 that starts the hook on enter and stops it on exit. The lifespan then only has to
@@ -47,7 +47,14 @@ EXPECTED_SHAPES = (
 
 @dataclass(frozen=True)
 class Step:
-    """One thing the lifespan starts and stops: a hook, a backend or a caller's lifespan."""
+    """One thing the lifespan starts and stops: a hook, a backend or a caller's lifespan.
+
+    ``open(app)`` returns an async context manager: entered at startup (a mapping it
+    yields joins the lifespan state), exited at shutdown, both in the lifespan's task.
+    A wrapper that changes how a step runs (once across processes, say) is another such
+    factory around ``open``: ``Step(kind, uri, wrap(step.open))``; hooks-group steps are
+    made in :func:`adapt`.
+    """
 
     kind: str  # "hook", "backend" or "lifespan": used in messages
     uri: str
@@ -58,18 +65,16 @@ class Step:
         return f"{self.kind} {self.uri!r}"
 
 
-def bind_app(func: Callable[..., Any]) -> Callable[[Any], Awaitable[Any]]:
+def bind_app(func: Callable[..., Any], label: str, grace: float) -> Callable[[Any], Awaitable[Any]]:
     """``call(app)``: awaits ``func`` with the app if it takes one argument, else with none
-    (a sync ``func`` in a worker thread). The signature is read once, here, when the hook
-    is adapted: ``inspect.signature`` is too slow to run at every startup."""
+    (a sync ``func`` in a worker thread, see :func:`~spoc_asgi.shapes.run_sync`). The
+    signature is read once, here: ``inspect.signature`` is too slow for every startup."""
     if accepts_positional(func, 1):
-        return lambda app: call_in_place(func, app)
-    return lambda app: call_in_place(func)
+        return lambda app: call_in_place(func, app, name=label, grace=grace)
+    return lambda app: call_in_place(func, name=label, grace=grace)
 
 
-def _startup_function(func: Callable[..., Any]) -> HookFactory:
-    call = bind_app(func)
-
+def _startup_function(call: Callable[[Any], Awaitable[Any]]) -> HookFactory:
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
         result = await call(app)
@@ -82,31 +87,29 @@ def _startup_function(func: Callable[..., Any]) -> HookFactory:
     return run
 
 
-def _shutdown_function(func: Callable[..., Any]) -> HookFactory:
-    call = bind_app(func)
-
+def _startup_shutdown(
+    startup: Callable[[Any], Awaitable[Any]] | None,
+    shutdown: Callable[[Any], Awaitable[Any]] | None,
+) -> HookFactory:
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
-        yield None
-        await call(app)
+        if startup is not None:
+            await startup(app)
+        try:
+            yield None
+        finally:  # also when the lifespan ends by an error: it started, so it stops
+            if shutdown is not None:
+                await shutdown(app)
 
     return run
 
 
-def _startup_shutdown_object(obj: Any) -> HookFactory:
+def _methods(obj: Any, label: str, grace: float) -> HookFactory:
     startup, shutdown = getattr(obj, "startup", None), getattr(obj, "shutdown", None)
-    call_startup = bind_app(startup) if callable(startup) else None
-    call_shutdown = bind_app(shutdown) if callable(shutdown) else None
-
-    @asynccontextmanager
-    async def run(app: Any) -> AsyncIterator[None]:
-        if call_startup is not None:
-            await call_startup(app)
-        yield None
-        if call_shutdown is not None:
-            await call_shutdown(app)
-
-    return run
+    return _startup_shutdown(
+        bind_app(startup, label, grace) if callable(startup) else None,
+        bind_app(shutdown, label, grace) if callable(shutdown) else None,
+    )
 
 
 def _has_lifecycle_methods(obj: Any) -> bool:
@@ -136,6 +139,8 @@ def _is_context_factory(obj: Any) -> bool:
 def adapt(framework: Framework, uri: str, obj: Any) -> Step:
     """One hooks-group entry as a lifespan :class:`Step`."""
     group = "hooks"
+    # A sync hook that overruns is waited for as long again (docs/hooks.md).
+    label, grace = f"hook {uri!r}", framework.config.hook_timeout
     source = framework.sources[group].get(uri)
     options = framework.options_for(group, uri)
     if _is_context_factory(obj):
@@ -154,24 +159,20 @@ def adapt(framework: Framework, uri: str, obj: Any) -> Step:
         if not _has_lifecycle_methods(obj):
             raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
         obj = instantiate(obj, options, group=group, uri=uri, source=source)
-        return Step("hook", uri, _startup_shutdown_object(obj))
+        return Step("hook", uri, _methods(obj, label, grace))
     if not inspect.isroutine(obj) and _has_lifecycle_methods(obj):
         apply_options(obj, options, group=group, uri=uri, source=source)
-        return Step("hook", uri, _startup_shutdown_object(obj))
+        return Step("hook", uri, _methods(obj, label, grace))
     if inspect.isgeneratorfunction(obj):
         # Called, it would only build a generator: its body would never run.
         raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
     if callable(obj) and _takes_app_or_nothing(obj):  # a function, a partial, ...
         apply_options(obj, options, group=group, uri=uri, source=source)
         if is_shutdown_hook(obj):
-            return Step("hook", uri, _shutdown_function(obj))
-        return Step("hook", uri, _startup_function(obj))
+            return Step("hook", uri, _startup_shutdown(None, bind_app(obj, label, grace)))
+        return Step("hook", uri, _startup_function(bind_app(obj, label, grace)))
     raise shape_error("spoc.E017", group, uri, obj, EXPECTED_SHAPES, source)
 
 
 def _takes_app_or_nothing(func: Callable[..., Any]) -> bool:
     return accepts_positional(func, 0) or accepts_positional(func, 1)
-
-
-def build_hooks(framework: Framework) -> list[Step]:
-    return [adapt(framework, uri, obj) for uri, obj in framework.plugins.get("hooks", {}).items()]

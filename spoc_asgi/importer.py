@@ -1,4 +1,4 @@
-"""Import plugin objects from their URIs (SPEC section 3).
+"""Import plugin objects from their URIs (docs/plugins.md#uri-forms).
 
 A URI is ``pkg.mod.attr`` (the longest importable module prefix, then attributes),
 a module itself (``pkg.mod``), or the explicit ``pkg.mod:Class.attr``. Failures are
@@ -9,161 +9,63 @@ classified precisely, as Django's ``import_string`` does, so a user is never tol
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import sys
-from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from spoc_asgi.checks import CheckMessage
 from spoc_asgi.errors import PluginImportError
 
+if TYPE_CHECKING:
+    from spoc_asgi.config import PluginSource
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 URI_PATTERN = re.compile(rf"^{_NAME}(\.{_NAME})*(:{_NAME}(\.{_NAME})*)?$")
-
-
-class PluginSource:
-    """Where a URI was configured: the file and, when it can be found, the line;
-    or, for a discovered plugin, the entry point and its distribution.
-
-    Read-only. The line of a URI read from a file is looked up when first asked for
-    (by a message, or ``spoc-asgi plugins``): finding it means scanning the file, and
-    building an app needs no line numbers.
-    """
-
-    __slots__ = ("_distribution", "_entry_point", "_file", "_line", "_lines", "_text")
-
-    def __init__(
-        self,
-        file: Path | None,
-        line: int | None = None,
-        distribution: str | None = None,
-        entry_point: str | None = None,
-    ) -> None:
-        self._file = file
-        self._line = line
-        self._distribution = distribution
-        self._entry_point = entry_point
-        self._lines: LineIndex | None = None
-        self._text = ""
-
-    @classmethod
-    def quoted_in(cls, file: Path, text: str, lines: LineIndex) -> PluginSource:
-        """The source of ``text``, quoted in ``file``; ``lines`` finds its line on demand."""
-        source = cls(file)
-        source._lines, source._text = lines, text
-        return source
-
-    @property
-    def file(self) -> Path | None:
-        return self._file
-
-    @property
-    def line(self) -> int | None:
-        if self._line is None and self._lines is not None:
-            self._line = self._lines.line_of(self._text)
-            self._lines = None  # looked up once
-        return self._line
-
-    @property
-    def distribution(self) -> str | None:
-        return self._distribution
-
-    @property
-    def entry_point(self) -> str | None:
-        return self._entry_point
-
-    def _key(self) -> tuple[Path | None, int | None, str | None, str | None]:
-        return (self.file, self.line, self.distribution, self.entry_point)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PluginSource):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"PluginSource(file={self.file!r}, line={self.line!r}, "
-            f"distribution={self.distribution!r}, entry_point={self.entry_point!r})"
-        )
-
-    def __str__(self) -> str:
-        if self.distribution is not None:
-            return f"entry point {self.entry_point!r} of distribution {self.distribution!r}"
-        return f"{self.file}:{self.line}" if self.line else str(self.file)
-
-
-class LineIndex:
-    """The first line on which each quoted string of one file appears; the file is read
-    and scanned once, the first time a line is asked for."""
-
-    __slots__ = ("_found", "path")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._found: dict[str, int] | None = None
-
-    def line_of(self, text: str) -> int | None:
-        if self._found is None:
-            self._found = _quoted_string_lines(self.path)
-        return self._found.get(text)
-
-
-def _quoted_string_lines(path: Path) -> dict[str, int]:
-    found: dict[str, int] = {}
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return found
-    for number, line in enumerate(text.splitlines(), start=1):
-        for match in _QUOTED.finditer(line):
-            found.setdefault(match.group(2), number)
-    return found
-
-
-_QUOTED = re.compile(r"""(["'])([^"'\n]*)\1""")  # any quoted text: bad URIs too
 
 
 def is_valid_uri(uri: object) -> bool:
     return isinstance(uri, str) and URI_PATTERN.match(uri) is not None
 
 
+def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:
+    """Import and return the object ``uri`` names (docs/plugins.md#uri-forms).
+
+    Public as ``spoc_asgi.load_from_uri``. A failure is a ``PluginImportError`` naming
+    the URI, and ``group`` and ``source`` when given.
+    """
+    return _Lookup(uri, group, source).load()
+
+
 class Importer:
-    """Loads URIs; errors name the URI, the plugin group and the file it came from."""
+    """``framework.importer``: SPOC's importer object, for code written against SPOC.
+    Its one method is :func:`load_from_uri` (docs/migrating.md)."""
 
     def load_from_uri(
         self, uri: str, *, group: str | None = None, source: PluginSource | None = None
     ) -> Any:
-        return _Lookup(uri, group, source).load()
-
-
-def load_from_uri(uri: str, *, group: str | None = None, source: PluginSource | None = None) -> Any:
-    """Import and return the object ``uri`` names (see :class:`Importer`)."""
-    return _Lookup(uri, group, source).load()
+        return load_from_uri(uri, group=group, source=source)
 
 
 def load_configured_uri(uri: str, *, group: str, source: PluginSource | None) -> Any:
     """:func:`load_from_uri` for a URI the configuration loader has already checked
     with :func:`is_valid_uri` (it reports a bad one with its file and line).
 
-    The usual case, a dotted URI whose top module is imported, is a chain of
-    ``getattr``; anything else, failures included, takes the full lookup, which
-    imports what is missing and classifies errors.
+    The usual case, a dotted URI whose modules are all imported already, is a few
+    dictionary lookups and one ``getattr``; anything else, failures included, takes
+    the full lookup, which imports what is missing and classifies errors. Both
+    resolve the same way (see :meth:`_Lookup.resolve`).
     """
     if ":" not in uri:
-        head, _, rest = uri.partition(".")
-        obj = sys.modules.get(head)
-        if obj is not None:
-            try:
-                for name in rest.split(".") if rest else ():
-                    obj = getattr(obj, name)
-            except Exception:
-                pass
-            else:
-                return obj
+        *modules, last = uri.split(".")
+        if modules:
+            obj = sys.modules.get(".".join(modules))
+            if obj is not None:
+                try:
+                    return getattr(obj, last)
+                except Exception:
+                    pass
     return _Lookup(uri, group, source).resolve()
 
 
@@ -179,28 +81,51 @@ class _Lookup:
         return self.resolve()
 
     def resolve(self) -> Any:
-        """Import and look up a valid URI."""
+        """Import and look up a valid URI, module first (docs/plugins.md#uri-forms).
+
+        ``a.b.c.d``: the longest prefix before the last name that is a module is
+        imported (``a.b.c`` if it is one, else ``a.b``, ...), the remaining names are
+        attributes; the last name is an attribute of what comes before it, or a
+        submodule when there is no such attribute. A package that re-exports a name
+        over its own submodule (``from .auth import auth``) therefore still gives
+        ``a.auth.auth`` = the attribute ``auth`` of module ``a.auth``, as SPOC does.
+        """
         if ":" in self.uri:
             module_path, _, attr_path = self.uri.partition(":")
             return self._attributes(self._import(module_path), module_path, attr_path.split("."))
         parts = self.uri.split(".")
         obj: Any = self._import(parts[0])
         path = parts[0]
-        for index, part in enumerate(parts[1:], start=1):
-            found = self._getattr(obj, path, part)
-            if not isinstance(found, _Missing):
-                obj = found
-            elif isinstance(obj, ModuleType) and hasattr(obj, "__path__"):
-                # A package whose submodule was never imported: import it now.
-                obj = self._import(f"{path}.{part}", parent=path, last=index == len(parts) - 1)
-            else:
+        for index in range(1, len(parts) - 1):
+            child = f"{path}.{parts[index]}"
+            if not self._is_module(obj, child):
+                if _is_package(obj) and isinstance(
+                    self._getattr(obj, path, parts[index]), _Missing
+                ):
+                    self._fail("spoc.E013", f"no module named {child!r}")
                 return self._attributes(obj, path, parts[index:])
-            path = f"{path}.{part}"
-        return obj
+            obj, path = self._import(child), child
+        if len(parts) == 1:
+            return obj
+        found = self._getattr(obj, path, parts[-1])
+        if not isinstance(found, _Missing):
+            return found
+        if _is_package(obj):  # a submodule never imported: import it now
+            return self._import(f"{path}.{parts[-1]}", parent=path)
+        return self._attributes(obj, path, parts[-1:])
 
-    def _import(
-        self, module_path: str, parent: str | None = None, last: bool = False
-    ) -> ModuleType:
+    def _is_module(self, parent: Any, name: str) -> bool:
+        """Whether ``name``, inside the module ``parent``, is a module (imported or not)."""
+        if name in sys.modules:
+            return True
+        if not _is_package(parent):
+            return False
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (Exception, SystemExit) as exc:  # a finder's own failure
+            self._failed_import(name, exc)
+
+    def _import(self, module_path: str, parent: str | None = None) -> ModuleType:
         module = sys.modules.get(module_path)
         if module is not None:
             return module
@@ -208,7 +133,7 @@ class _Lookup:
             return importlib.import_module(module_path)
         except ModuleNotFoundError as exc:
             if exc.name is not None and _is_prefix(exc.name, module_path):
-                if parent is not None and last:
+                if parent is not None:
                     name = module_path.rsplit(".", 1)[1]
                     detail = f"module {parent!r} has no attribute or submodule {name!r}"
                     self._fail("spoc.E015", detail, exc)
@@ -253,14 +178,7 @@ class _Lookup:
         if self.source is not None and self.source.distribution is not None:
             where += f" ({self.source})"
         message = f"cannot load plugin {self.uri!r}{where}: {detail}"
-        check = CheckMessage(
-            check_id,
-            message,
-            file=self.source.file if self.source else None,
-            key=self.group,
-            uri=self.uri,
-            line=self.source.line if self.source else None,
-        )
+        check = CheckMessage.at(check_id, message, self.source, key=self.group, uri=self.uri)
         raise PluginImportError(check) from cause
 
 
@@ -269,6 +187,10 @@ class _Missing:
 
     def __init__(self, error: AttributeError) -> None:
         self.error = error
+
+
+def _is_package(obj: Any) -> bool:
+    return isinstance(obj, ModuleType) and hasattr(obj, "__path__")
 
 
 def _is_prefix(name: str, module_path: str) -> bool:

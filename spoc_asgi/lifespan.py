@@ -1,79 +1,42 @@
-"""Bind backends and hooks to the ASGI lifespan (SPEC section 5).
+"""Bind backends and hooks to the ASGI lifespan, on one exit stack (docs/hooks.md).
 
 Order on the way up: backends connect (configured order), then hooks start (listed
-order), then the caller's own ``lifespan=`` runs inside them. On the way down the
-same steps stop in reverse, and only those that started. Each step runs in a task
-of its own that both enters and exits it, so a hook may hold a task group or a
-context variable across the app's lifetime, and each step is bounded by
-``hook_timeout``.
+order), then the caller's or host's ``lifespan=``. Every step is entered on one
+``AsyncExitStack`` in the lifespan's own task, as nested ``async with`` blocks would be,
+so a step may hold a task group or a cancel scope from startup to shutdown. The stack
+unwinds in reverse, so only what started is stopped.
+
+Each step is bounded by ``hook_timeout``: it runs inside a cancel scope of its own
+that encloses its whole life (whatever the step opens nests inside it); the scope's
+deadline is set for the enter, lifted while the app runs, and set again, shielded,
+for the exit.
 """
 
 from __future__ import annotations
 
-import logging
+import math
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
-import anyio.abc
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
+from spoc_asgi.logs import logger, make_visible
 
 if sys.version_info < (3, 11):  # pragma: no cover
-    from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
-
-logger = logging.getLogger("spoc_asgi")
+    from exceptiongroup import (  # type: ignore[import-not-found,unused-ignore]
+        BaseExceptionGroup,
+        ExceptionGroup,
+    )
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]
-
-
-class _Running:
-    """A started step: its task waits for the signal to stop, then exits the step."""
-
-    def __init__(self, step: Step) -> None:
-        self.step = step
-        self.stop_requested = anyio.Event()
-        self.done = anyio.Event()
-        # Once started, a step ends only through stop(), whose timeout may cancel this
-        # scope: a lifespan cancelled from outside must still run every shutdown.
-        self.scope = anyio.CancelScope(shield=True)
-        self.error: BaseException | None = None
-
-    async def run(self, app: Any, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
-        try:
-            context = self.step.open(app)
-            state = await context.__aenter__()  # a timeout cancels this via start()
-            task_status.started(state)
-            with self.scope:
-                await self.stop_requested.wait()
-                try:
-                    await context.__aexit__(None, None, None)
-                except Exception as exc:
-                    self.error = exc
-        finally:
-            self.done.set()
-
-    async def stop(self, seconds: float) -> SpocError | None:
-        self.stop_requested.set()
-        with anyio.move_on_after(seconds) as waited:
-            await self.done.wait()
-        if waited.cancelled_caught:
-            self.scope.cancel()
-            await self.done.wait()
-            return SpocError(f"shutdown of {self.step.label} did not finish within {seconds:g}s")
-        if self.error is not None:
-            error = SpocError(
-                f"shutdown of {self.step.label} failed: {type(self.error).__name__}: {self.error}"
-            )
-            error.__cause__ = self.error
-            return error
-        return None
+SLOW_STEP = 0.1  # seconds: a step slower than this is logged at INFO with its time
 
 
 class Runtime:
@@ -111,96 +74,93 @@ class Runtime:
 
     @asynccontextmanager
     async def _run(self, app: Any) -> AsyncIterator[dict[str, Any]]:
+        make_visible()  # a server configures its logging before it starts the lifespan
         began = time.perf_counter()
         state: dict[str, Any] = {"framework": self.framework}
-        running: list[_Running] = []
-        failure: SpocError | None = None
-        thrown: Exception | None = None
-        errors: list[SpocError] = []
-        async with anyio.create_task_group() as task_group:
-            try:
-                await self._start_all(task_group, app, running, state)
-            except Exception as exc:
-                await self._shut_down(running, "startup failed", log_only=True)
-                failure = SpocError(f"startup failed: {running_step_label(exc)}")
-                failure.__cause__ = exc
-            except BaseException:  # cancelled: the server gave up; not a startup failure
-                await self._shut_down(running, "startup was cancelled", log_only=True)
-                raise
-            if failure is None:
-                self._log_started(time.perf_counter() - began)
-                self.state = state
+        errors: list[SpocError] = []  # failed exits, each naming its step
+        started = False
+        try:
+            async with AsyncExitStack() as stack:
                 try:
-                    yield state
-                except BaseException as exc:  # raised by whatever ran the app
-                    await self._shut_down(running, "the app has shut down", log_only=True)
-                    if not isinstance(exc, Exception):
-                        raise
-                    thrown = exc
-                else:
-                    errors = await self._shut_down(running, "the app has shut down")
-        # Raised here, outside the task group, so they are not wrapped in its ExceptionGroup.
-        if thrown is not None:
-            raise thrown
-        if failure is not None:
-            raise failure
+                    for step in self.backends.steps(self.timeout):
+                        await stack.enter_async_context(self._bounded(step, app, errors))
+                    state.update(self.backends.state())
+                    self.publish(state)
+                    for step in self._inner_steps():
+                        state.update(
+                            await stack.enter_async_context(self._bounded(step, app, errors))
+                        )
+                except Exception as exc:
+                    await stack.aclose()  # what started stops, last first, as at shutdown
+                    raise SpocError(f"startup failed: {exc}") from exc
+                self._log_started(time.perf_counter() - began)
+                self.state, started = state, True
+                # Whatever is raised in here (a hook's task group cancelling the lifespan,
+                # say) goes up through the steps as through nested ``async with`` blocks.
+                yield state
+        except BaseException:
+            for error in errors:  # another error is on its way up: log these, not lose them
+                logger.error("while stopping: %s", error, exc_info=error)
+            raise
+        finally:
+            self.state = None
+            self.publish(self.backends.placeholders(_STOPPED[started]))
+        if not started:  # a step ended startup from inside, e.g. its task group's task failed
+            reasons = "; ".join(map(str, errors)) or "a step stopped it"
+            raise SpocError(f"startup failed: {reasons}") from _group(errors)
         if errors:
             raise ExceptionGroup(f"shutdown failed in {len(errors)} step(s)", errors)
-
-    async def _start_all(
-        self,
-        task_group: anyio.abc.TaskGroup,
-        app: Any,
-        running: list[_Running],
-        state: dict[str, Any],
-    ) -> None:
-        for step in self.backends.steps():
-            await self._start(task_group, step, app, running)
-        state.update(self.backends.state())
-        self.publish(state)
-        for step in self._inner_steps():
-            started = await self._start(task_group, step, app, running)
-            if isinstance(started, Mapping):
-                state.update(started)
-
-    async def _shut_down(
-        self, running: list[_Running], reason: str, log_only: bool = False
-    ) -> list[SpocError]:
-        """Stop what started, last first, each step even if an earlier one failed."""
-        self.state = None
-        errors: list[SpocError] = []
-        with anyio.CancelScope(shield=True):
-            while running:
-                error = await running.pop().stop(self.timeout)
-                if error is not None:
-                    errors.append(error)
-                    if log_only:  # another error is on its way up; do not lose this one
-                        logger.error("while stopping (%s): %s", reason, error)
-        self.publish(self.backends.placeholders(reason))
-        return errors
 
     def _inner_steps(self) -> list[Step]:
         if self.inner is None:
             return list(self.hooks)
         return [*self.hooks, Step("lifespan", self.inner_name, self.inner)]
 
-    async def _start(
-        self, task_group: anyio.abc.TaskGroup, step: Step, app: Any, running: list[_Running]
-    ) -> Any:
-        entry = _Running(step)
-        try:
-            with anyio.fail_after(self.timeout) as deadline:
-                state = await task_group.start(entry.run, app)
-        except TimeoutError as exc:
-            if not deadline.cancel_called:  # the step's own TimeoutError, not ours
-                raise _StepFailed(f"{step.label} raised TimeoutError: {exc}") from exc
-            raise _StepFailed(
-                f"{step.label} did not start within {self.timeout:g}s (hook_timeout)"
-            ) from exc
-        except Exception as exc:
-            raise _StepFailed(f"{step.label} raised {type(exc).__name__}: {exc}") from exc
-        running.append(entry)
-        return state
+    @asynccontextmanager
+    async def _bounded(
+        self, step: Step, app: Any, errors: list[SpocError]
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """Run one step inside a cancel scope that bounds its enter and its exit.
+
+        The scope is entered before the step and exited after it, so a task group or
+        scope the step holds nests inside it. A failed enter raises, naming the step; a
+        failed exit is added to ``errors`` and the stack goes on unwinding.
+        """
+        began = time.perf_counter()
+        entered = False
+        with anyio.CancelScope(deadline=anyio.current_time() + self.timeout) as scope:
+            context = step.open(app)
+            try:
+                state = await context.__aenter__()
+            except Exception as exc:
+                raise SpocError(f"{step.label} raised {_describe(exc)}") from exc
+            entered, scope.deadline = True, math.inf
+            _log_slow(step, time.perf_counter() - began)
+            thrown: tuple[Any, Any, Any] = (None, None, None)
+            try:
+                yield state if isinstance(state, Mapping) else {}
+            except BaseException:
+                thrown = sys.exc_info()
+            # An outer cancellation must not skip the shutdown; hook_timeout bounds it.
+            scope.shield, scope.deadline = True, anyio.current_time() + self.timeout
+            try:
+                suppressed = await context.__aexit__(*thrown)
+            except Exception as exc:
+                if exc is thrown[1]:
+                    raise
+                failure = SpocError(f"shutdown of {step.label} failed: {_describe(exc)}")
+                failure.__cause__ = exc
+                errors.append(failure)
+                return  # recorded: the steps outside stop as after a clean exit
+            if thrown[1] is not None and not suppressed:
+                raise thrown[1]
+        if not scope.cancelled_caught:  # only our deadline cancels this scope
+            return
+        if not entered:
+            raise SpocError(f"{step.label} did not start within {self.timeout:g}s (hook_timeout)")
+        errors.append(
+            SpocError(f"shutdown of {step.label} did not finish within {self.timeout:g}s")
+        )
 
     def _log_started(self, seconds: float) -> None:
         plugins = self.framework.plugins
@@ -216,14 +176,24 @@ class Runtime:
         )
 
 
-class _StepFailed(SpocError):
-    """Startup of one step failed; the message names the step (hook/backend URI)."""
+_STOPPED = {True: "the app has shut down", False: "startup failed"}
 
 
-def running_step_label(exc: BaseException) -> str:
-    if isinstance(exc, _StepFailed):
-        return str(exc)
+def _group(errors: list[SpocError]) -> ExceptionGroup[SpocError] | None:
+    return ExceptionGroup(f"shutdown failed in {len(errors)} step(s)", errors) if errors else None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``; for a task group's error, what each of its tasks raised."""
+    if isinstance(exc, BaseExceptionGroup):
+        inner = "; ".join(_describe(each) for each in exc.exceptions)
+        return f"{type(exc).__name__}: {exc.message} ({inner})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _log_slow(step: Step, seconds: float) -> None:
+    if seconds > SLOW_STEP:
+        logger.info("%s started in %.1f ms", step.label, seconds * 1000)
 
 
 def run_inside(outer: Lifespan, runtime: Runtime) -> Lifespan:

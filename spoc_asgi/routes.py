@@ -1,4 +1,4 @@
-"""The ``routes`` group: Starlette routes, lists of them, or Routers (SPEC section 1)."""
+"""The ``routes`` group: Starlette routes, lists of them, or Routers (docs/plugins.md#groups)."""
 
 from __future__ import annotations
 
@@ -26,11 +26,3 @@ def adapt(framework: Framework, uri: str, obj: Any) -> list[BaseRoute]:
         return list(obj)
     source = framework.sources["routes"].get(uri)
     raise shape_error("spoc.E019", "routes", uri, obj, EXPECTED_SHAPE, source)
-
-
-def build_routes(framework: Framework) -> list[BaseRoute]:
-    return [
-        route
-        for uri, obj in framework.plugins.get("routes", {}).items()
-        for route in adapt(framework, uri, obj)
-    ]

@@ -8,19 +8,19 @@ live here, once.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import inspect
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import anyio.from_thread
+import anyio.to_thread
 
 from spoc_asgi.checks import CheckMessage
+from spoc_asgi.config import PluginSource
 from spoc_asgi.errors import ConfigurationError
-from spoc_asgi.importer import PluginSource
+from spoc_asgi.logs import logger
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -65,47 +65,52 @@ def accepts_keyword(func: Callable[..., Any], name: str) -> bool:
     )
 
 
-async def call_in_place(func: Callable[..., Any], *args: Any) -> Any:
+async def call_in_place(
+    func: Callable[..., Any], *args: Any, name: str = "", grace: float = 0
+) -> Any:
     """Await an async callable; run a sync one in a worker thread (never block the loop).
 
-    Used for hooks and backends, which run at startup and shutdown only.
+    Used for hooks and backends, which run at startup and shutdown only; ``name`` and
+    ``grace`` are for :func:`run_sync`.
     """
     if is_async_callable(func):
         return await func(*args)
-    result = await run_in_daemon_thread(func, *args)
+    result = await run_sync(func, *args, name=name, grace=grace)
     if inspect.isawaitable(result):
         return await result
     return result
 
 
-async def run_in_daemon_thread(func: Callable[..., Any], *args: Any) -> Any:
-    """Run a sync callable in a thread of its own; cancelling the caller abandons it.
+async def run_sync(func: Callable[..., Any], *args: Any, name: str = "", grace: float = 0) -> Any:
+    """Run a sync callable in an anyio worker thread (``anyio.from_thread`` works in it).
 
-    A hook that overruns its timeout is given up on, so its thread must neither be
-    waited for nor keep the process alive at exit: anyio's worker threads are not
-    daemons, this one is. Context variables are copied, as anyio does.
+    A thread cannot be stopped. Cancelled (a hook_timeout ran out), the caller still
+    waits up to ``grace`` seconds, shielded, for it to return, so that nothing it may use
+    is torn down under it; after that it is left running and logged as an error.
     """
-    context = contextvars.copy_context()
-    outcome: list[tuple[bool, Any]] = []
-    async with anyio.from_thread.BlockingPortal() as portal:
-        finished = anyio.Event()
+    returned = anyio.Event()
 
-        def work() -> None:
-            try:
-                outcome.append((True, context.run(func, *args)))
-            except BaseException as exc:
-                outcome.append((False, exc))
-            # The caller may have given up and closed the portal: nobody is waiting then.
-            with contextlib.suppress(RuntimeError):
-                portal.call(finished.set)
+    def work() -> Any:
+        try:
+            return func(*args)
+        finally:
+            # The loop may be gone when a thread given up on returns at last.
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run_sync(returned.set)
 
-        name = f"spoc_asgi: {getattr(func, '__qualname__', func)!r}"
-        threading.Thread(target=work, name=name, daemon=True).start()
-        await finished.wait()
-    succeeded, value = outcome[0]
-    if not succeeded:
-        raise value
-    return value
+    try:
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+            await returned.wait()
+        if not returned.is_set():
+            logger.error(
+                "%s is still running in its worker thread %gs after it was cancelled; "
+                "going on without it (see docs/hooks.md, sync hooks)",
+                name or getattr(func, "__qualname__", repr(func)),
+                grace,
+            )
+        raise
 
 
 def instantiate(
@@ -183,29 +188,13 @@ def options_error(
     reason: str,
 ) -> ConfigurationError:
     # Only the option names are shown: values may be secrets.
-    return ConfigurationError(
-        CheckMessage(
-            "spoc.E021",
-            f"plugin {uri!r} in group {group!r} {verb} its options {sorted(options)}: {reason}",
-            file=source.file if source else None,
-            key=group,
-            uri=uri,
-            line=source.line if source else None,
-        )
-    )
+    message = f"plugin {uri!r} in group {group!r} {verb} its options {sorted(options)}: {reason}"
+    return ConfigurationError(CheckMessage.at("spoc.E021", message, source, key=group, uri=uri))
 
 
 def shape_error(
     check_id: str, group: str, uri: str, obj: Any, expected: str, source: PluginSource | None
 ) -> ConfigurationError:
     kind = type(obj).__name__ if not inspect.isclass(obj) else f"class {obj.__qualname__}"
-    return ConfigurationError(
-        CheckMessage(
-            check_id,
-            f"{group} entry {uri!r} is a {kind}, which is not {expected}",
-            file=source.file if source else None,
-            key=group,
-            uri=uri,
-            line=source.line if source else None,
-        )
-    )
+    message = f"{group} entry {uri!r} is a {kind}, which is not {expected}"
+    return ConfigurationError(CheckMessage.at(check_id, message, source, key=group, uri=uri))

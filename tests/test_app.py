@@ -1,4 +1,4 @@
-"""``create_app`` (SPEC section 5): what it returns, the routes group, Starlette pass-through."""
+"""``create_app`` (docs/index.md): what it returns, the routes group, Starlette pass-through."""
 
 from __future__ import annotations
 

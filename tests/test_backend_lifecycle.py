@@ -1,4 +1,4 @@
-"""Backends on the lifespan (SPEC section 5): building, order, threads, injection."""
+"""Backends on the lifespan (docs/backends.md): building, order, threads, injection."""
 
 from __future__ import annotations
 

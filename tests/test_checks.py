@@ -39,6 +39,9 @@ class Case:
     uri: str | None = None  # "{mod}..." allowed
     app: bool = False  # raised when the app is built, not when the Framework loads
     broken: str | None = None  # source of a module "{broken}" that fails to import
+    line: int | None = None  # the line the message must name
+    says: str | None = None  # text the message must hold: the suggestion, for near misses
+    settings_at: str = "config/settings.py"
 
 
 CASES = [
@@ -141,6 +144,94 @@ CASES = [
     ),
     Case("spoc.E022", toml='[spoc]\nentry_points = "yes"\n', file="toml", key="spoc.entry_points"),
     Case(
+        "spoc.E023",
+        toml="[spoc]\nhook_timout = 5\n",
+        file="toml",
+        key="spoc.hook_timout",
+        line=2,
+        says="did you mean 'hook_timeout'?",
+    ),
+    Case(
+        "spoc.E024",
+        toml='[spoc.plugins]\nvalidators = []\nhook = ["{mod}.NOT_A_PLUGIN"]\n',
+        file="toml",
+        key="spoc.plugins.hook",
+        line=3,
+        says="did you mean 'hooks'?",
+    ),
+    Case(
+        "spoc.E025",
+        settings='PLUGINS = {"database": ["{mod}.Database"]}\n\nDATABSE_CONFIG = {}\n',
+        file="settings",
+        key="DATABSE_CONFIG",
+        line=3,
+        says="did you mean DATABASE_CONFIG?",
+    ),
+    Case(
+        "spoc.E026",
+        toml='[spoc.plugins]\ncache = ["{mod}.Database"]\n\n[spoc.config.cache.Databse]\n',
+        file="toml",
+        key="cache",
+        uri="Databse",
+        line=4,
+        says="did you mean 'Database'?",
+    ),
+    Case(
+        "spoc.E027",
+        toml='[spoc.plugins]\ncache = ["{mod}.Database", "{mod}:Database"]\n'
+        "[spoc.config.cache.Database]\n",
+        file="toml",
+        key="cache",
+        uri="Database",
+        line=3,
+        says="match 2 plugins of group 'cache'",
+    ),
+    Case(
+        "spoc.E028",
+        broken=None,
+        file="conf_settings",
+        says="conf/settings.py looks like a settings module",
+    ),
+    Case(
+        "spoc.E029",
+        toml='[spoc]\nsilenced_checks = [\n  "spoc.W001",\n  "spoc.W01",\n]\n',
+        file="toml",
+        key="spoc.silenced_checks",
+        line=4,
+        says="did you mean 'spoc.W001'?",
+    ),
+    Case(
+        "spoc.E030",
+        settings="from spoc_asgi.checks import CheckSpec, register\n"
+        "@register(CheckSpec('case.W001', 'a case', 'no hint'))\n"
+        "def check(framework):\n    return [42]\n",
+        says="returned 42, not a CheckMessage with one of its ids ['case.W001']",
+    ),
+    Case(
+        "spoc.W004",
+        toml='[spoc]\nmode = "development"\nowner = "team-a"\n',
+        file="toml",
+        key="spoc.owner",
+        line=3,
+        says="'owner' in [spoc] is not a key spoc_asgi reads",
+    ),
+    Case(
+        "spoc.W005",
+        settings="PLUGINS = {}\n",
+        settings_at="settings.py",
+        file="conf_settings",
+        says="SPOC would read conf/settings.py",
+    ),
+    Case(
+        "spoc.W006",
+        toml='[spoc]\nmode = "production"\n[spoc.plugins]\ndatabase = ["{mod}.Database"]\n',
+        file="toml",
+        key="database",
+        uri="{mod}.Database",
+        line=4,
+        says="has no options",
+    ),
+    Case(
         "spoc.W001",
         settings='PLUGINS = {"cache": ["{mod}.Database"]}\nCACHE_CONFIG = {"other": {}}\n',
         file="settings",
@@ -175,8 +266,27 @@ def write_case(project: Project, case: Case) -> dict[str, str | Path]:
         names["toml"] = project.toml(case.toml.replace("{mod}", str(names["mod"])))
     if case.settings:
         text = case.settings.replace("{mod}", str(names["mod"]))
-        names["settings"] = project.settings(text.replace("{broken}", str(names["broken"])))
+        text = text.replace("{broken}", str(names["broken"]))
+        names["settings"] = project.settings(text, where=case.settings_at)
+    if case.file == "conf_settings":  # a settings module where SPOC looks and spoc_asgi does not
+        path = project.base_dir / "conf" / "settings.py"
+        path.parent.mkdir()
+        path.write_text('PLUGINS = {"hooks": []}\n', encoding="utf-8")
+        names["conf_settings"] = path
     return names
+
+
+def assert_located(check: CheckMessage, case: Case, names: dict[str, str | Path]) -> None:
+    """The file and line the case names, and the suggestion it expects."""
+    if case.file is not None:
+        assert check.file == names[case.file]
+    if case.line is not None:
+        assert check.line == case.line
+        assert check.where(Path(str(names[case.file])).parent.parent).endswith(
+            f":{case.line}" + (f" [{check.key}]" if check.key else "")
+        )
+    if case.says is not None:
+        assert case.says in check.msg
 
 
 def expected_uri(case: Case, names: dict[str, str | Path]) -> str | None:
@@ -214,6 +324,7 @@ def test_each_error_is_raised_with_file_key_uri_and_hint(project: Project, case:
         assert check.uri == uri
         assert repr(uri) in text
     assert text.endswith(f"({case.id}) HINT: {CATALOGUE[case.id].hint}")
+    assert_located(check, case, names)
     import_ids = {"spoc.E013", "spoc.E014", "spoc.E015"}
     assert isinstance(error, PluginImportError) == (case.id in import_ids)
 
@@ -242,6 +353,7 @@ def test_each_warning_is_reported_without_raising(project: Project, case: Case) 
         assert warning.key == case.key
     assert warning.uri == expected_uri(case, names)
     assert str(warning).endswith(f"HINT: {warning.hint}")
+    assert_located(warning, case, names)
 
 
 def test_toml_syntax_errors_give_line_and_column(project: Project) -> None:

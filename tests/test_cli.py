@@ -1,4 +1,4 @@
-"""The ``spoc-asgi`` command line: plugins, check and run (SPEC section 6)."""
+"""The ``spoc-asgi`` command line: plugins, check and run (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -201,7 +201,10 @@ def test_plugins_json_has_the_documented_shape(
     }
     assert data["groups"][0]["onion"] == [
         {"uri": f"{module}.Timing", "asgi": f"{module}.Timing"},
-        {"uri": f"{module}.log_request", "asgi": "spoc_asgi.middleware.RequestFunctionMiddleware"},
+        {
+            "uri": f"{module}.log_request",
+            "asgi": "spoc_asgi.request_functions.RequestFunctionMiddleware",
+        },
         {"uri": f"{module}.gzip", "asgi": "starlette.middleware.gzip.GZipMiddleware"},
     ]
     assert "onion" not in data["groups"][1]

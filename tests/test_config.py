@@ -1,4 +1,4 @@
-"""SPEC section 2: where the two files are found, how they merge, modes and settings."""
+"""Where the two files are found, how they merge, modes and settings."""
 
 from __future__ import annotations
 

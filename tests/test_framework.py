@@ -1,4 +1,4 @@
-"""SPEC section 4 (the Framework API) and the per-plugin options of section 2."""
+"""The Framework API and per-plugin options (docs/configuration.md)."""
 
 from __future__ import annotations
 

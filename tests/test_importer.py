@@ -1,4 +1,4 @@
-"""SPEC section 3: URIs, what they load, and how a failure to load is reported."""
+"""URIs, what they load, and how a failure to load is reported."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import pytest
 
 import spoc_asgi
 from spoc_asgi import Framework, PluginImportError, SpocError, load_from_uri
-from spoc_asgi.importer import Importer, LineIndex, PluginSource
+from spoc_asgi.checks import Reporter
+from spoc_asgi.config import LineIndex, PluginSource
+from spoc_asgi.importer import Importer
 from tests.conftest import Project
 
 _ids = itertools.count()
@@ -376,3 +378,103 @@ def test_a_source_read_from_a_file_finds_its_line(tmp_path: Path) -> None:
     assert first == PluginSource(path, 3)
     assert str(second) == f"{path}:4"
     assert PluginSource.quoted_in(path, "not.there", lines).line is None
+
+
+# -- module first, as SPOC: a package that re-exports a name over its own submodule -----------
+
+REEXPORTED_FUNCTION = {
+    "auth": "def auth(request):\n    return 'from the submodule'\n",
+}
+REEXPORTED_CLASS = {
+    "auth": "class auth:\n    auth = 'a class attribute'\n",
+}
+
+
+@pytest.mark.parametrize("imported_before", [False, True], ids=["fresh", "imported"])
+def test_a_reexported_function_loads_from_its_submodule(
+    project: Project, imported_before: bool
+) -> None:
+    pkg = make_package(project, REEXPORTED_FUNCTION, init="from .auth import auth\n")
+    if imported_before:
+        importlib.import_module(pkg)
+    function = sys.modules[f"{pkg}.auth"].auth if imported_before else None
+
+    loaded = load_from_uri(f"{pkg}.auth.auth")  # was spoc.E015: "function has no 'auth'"
+
+    assert callable(loaded) and loaded(None) == "from the submodule"
+    assert function is None or loaded is function
+    # The last name is an attribute of what precedes it (as SPOC's rsplit): the re-export.
+    assert load_from_uri(f"{pkg}.auth") is loaded
+    assert load_from_uri(f"{pkg}.auth:auth") is loaded
+
+
+@pytest.mark.parametrize("imported_before", [False, True], ids=["fresh", "imported"])
+def test_a_reexported_class_is_not_mistaken_for_its_attribute(
+    project: Project, imported_before: bool
+) -> None:
+    pkg = make_package(project, REEXPORTED_CLASS, init="from .auth import auth\n")
+    if imported_before:
+        importlib.import_module(pkg)
+
+    loaded = load_from_uri(f"{pkg}.auth.auth")
+
+    # Module pkg.auth, attribute auth: the class, never the class attribute of that name.
+    assert isinstance(loaded, type) and loaded.__module__ == f"{pkg}.auth"
+    # Attribute lookup on the package itself is what the explicit colon form says.
+    assert load_from_uri(f"{pkg}:auth.auth") == "a class attribute"
+
+
+def test_a_submodule_shadowed_by_a_package_attribute_is_imported_for_deeper_names(
+    project: Project,
+) -> None:
+    pkg = make_package(project, {"thing": "X = 1\n"}, init="thing = 'attribute'\n")
+    assert load_from_uri(f"{pkg}.thing") == "attribute"  # the package's own name
+    assert load_from_uri(f"{pkg}.thing.X") == 1  # module pkg.thing first
+    # Importing a submodule binds it on its package, as Python's import system does.
+    assert load_from_uri(f"{pkg}.thing") is sys.modules[f"{pkg}.thing"]
+
+
+def test_reexports_through_the_framework_match_load_from_uri(project: Project) -> None:
+    pkg = make_package(project, REEXPORTED_CLASS, init="from .auth import auth\n")
+    uris = [f"{pkg}.auth.auth", f"{pkg}.auth", f"{pkg}:auth.auth"]
+    listed = ", ".join(f'"{uri}"' for uri in uris)
+    project.toml(f"[spoc.plugins]\nvalidators = [{listed}]\n")
+    framework = Framework(project.base_dir, environ={})  # the fast path and the full lookup
+    loaded = framework.plugins["validators"]
+    assert [loaded[uri] for uri in uris] == [load_from_uri(uri) for uri in uris]
+    assert loaded[f"{pkg}:auth.auth"] == "a class attribute"
+
+
+# -- every occurrence has its own line -----------------------------------------------------
+
+
+def test_one_uri_in_two_groups_points_each_error_at_its_own_line(project: Project) -> None:
+    path = project.toml(
+        "[spoc.plugins]\n"
+        'validators = ["spoc_no_such_module.check"]\n'
+        'formatters = ["json.dumps", "spoc_no_such_module.check"]\n'
+    )
+    reporter = Reporter(strict=False)
+    Framework(project.base_dir, reporter=reporter, environ={})
+    assert [(m.id, m.file, m.line, m.key) for m in reporter.messages] == [
+        ("spoc.E013", path, 2, "validators"),
+        ("spoc.E013", path, 3, "formatters"),
+    ]
+
+
+def test_one_uri_in_two_groups_of_settings_and_a_repeat_in_one(project: Project) -> None:
+    path = project.settings(
+        "PLUGINS = {\n"
+        '    "validators": ["json.dumps"],\n'
+        '    "formatters": [\n'
+        '        "json.dumps",\n'
+        '        "json.dumps",\n'
+        "    ],\n"
+        "}\n"
+    )
+    reporter = Reporter(strict=False)
+    framework = Framework(project.base_dir, reporter=reporter, environ={})
+    assert framework.sources["validators"]["json.dumps"].line == 2
+    assert framework.sources["formatters"]["json.dumps"].line == 4
+    [repeat] = reporter.messages
+    assert (repeat.id, repeat.file, repeat.line) == ("spoc.W002", path, 5)

@@ -1,4 +1,4 @@
-"""``install()`` into Starlette and FastAPI hosts; ``mount()`` of a spoc app (SPEC section 5)."""
+"""``install()`` into Starlette and FastAPI hosts; ``mount()`` of a spoc app (docs/mounting.md)."""
 
 from __future__ import annotations
 
@@ -206,6 +206,32 @@ def test_host_mount_alone_does_not_run_the_hooks(project: Project, plugins: Any)
         assert client.get("/sub/spoc").status_code == 500
     # Starlette does not run a mounted app's lifespan: no backend, no hook.
     assert plugins.EVENTS == ["spoc middleware /sub/spoc"]
+
+
+def test_host_mount_alone_answers_with_an_error_naming_the_fix(
+    project: Project, plugins: Any
+) -> None:
+    host = starlette_host([])
+    host.mount("/sub", create_app(project.base_dir))
+    with TestClient(host) as client, pytest.raises(BackendNotReadyError) as caught:
+        client.get("/sub/spoc")
+    message = str(caught.value)
+    assert "host.mount()" in message
+    assert "spoc_asgi.mount(host, path, app)" in message
+    assert "spoc_asgi.install(host, base_dir)" in message
+
+
+def test_the_guard_leaves_the_request_path_once_the_lifespan_runs(
+    project: Project, plugins: Any
+) -> None:
+    from spoc_asgi.app import _LifespanGuard
+
+    app = create_app(project.base_dir)
+    with TestClient(app) as client:
+        assert client.get("/spoc").json()["database"] == "spoc"
+        # Served with its lifespan, the app no longer pays for the guard per request.
+        assert not isinstance(app.middleware_stack.app, _LifespanGuard)  # type: ignore[union-attr]
+        assert client.get("/spoc").json()["database"] == "spoc"
 
 
 def test_spoc_mount_runs_the_hooks_inside_the_hosts_lifespan(

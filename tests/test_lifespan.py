@@ -1,4 +1,4 @@
-"""Hooks on the ASGI lifespan (SPEC section 5): order, failures, timeouts, the caller's lifespan."""
+"""Hooks on the ASGI lifespan (docs/hooks.md): order, failures, timeouts, the caller's lifespan."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The middleware group (SPEC section 5): shapes, order, options, request-function rules."""
+"""The middleware group (docs/middleware.md): shapes, order, options, request-function rules."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from spoc_asgi import ConfigurationError, create_app
-from spoc_asgi.middleware import RequestFunctionMiddleware
+from spoc_asgi.request_functions import RequestFunctionMiddleware
 from spoc_asgi.testing import lifespan_client
 from tests.conftest import Project
 
@@ -657,15 +657,20 @@ def _stack(app: Any) -> list[Any]:
 
 
 async def test_request_path_has_no_base_http_middleware(project: Project) -> None:
-    app = build(project, ["log_request", "Processor", "First", "TAGGED"])
+    app = build(project, ["log_request", "First", "Processor", "TAGGED"])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         assert (await client.get("/")).text == "ok"
     layers = _stack(app.middleware_stack)
     assert not [layer for layer in layers if isinstance(layer, BaseHTTPMiddleware)]
     kinds = [type(layer).__name__ for layer in layers]
-    assert kinds.count("RequestFunctionMiddleware") == 2
-    assert kinds.index("RequestFunctionMiddleware") < kinds.index("First") < kinds.index("Tagger")
+    assert kinds[1] == "_LifespanGuard"  # no lifespan ran here: spoc_asgi's guard stays
+    assert kinds[2:6] == [
+        "RequestFunctionMiddleware",
+        "First",
+        "RequestFunctionMiddleware",
+        "Tagger",
+    ]
     assert sum(isinstance(layer, RequestFunctionMiddleware) for layer in layers) == 2
 
 
@@ -690,7 +695,7 @@ def test_the_adapters_request_matches_starlettes_request_state() -> None:
     # if Starlette ever sets another attribute in __init__, this fails first.
     from starlette.requests import Request
 
-    from spoc_asgi.middleware import _Request
+    from spoc_asgi.request_functions import _Request
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

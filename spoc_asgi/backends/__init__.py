@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
+from spoc_asgi import registry
 from spoc_asgi.errors import BackendNotReadyError, SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
@@ -106,22 +107,17 @@ class Backends:
 
     @classmethod
     def build(cls, framework: Framework) -> Backends:
-        groups: dict[str, OrderedDict[str, Any]] = {}
-        for group in BACKEND_GROUPS:
-            loaded = framework.plugins.get(group)
-            if loaded:
-                groups[group] = OrderedDict(
-                    (uri, build_backend(framework, group, uri, obj)) for uri, obj in loaded.items()
-                )
-        return cls(groups)
+        """The configured backends, built through the group registry."""
+        return cls(registry.build(framework, roles=[registry.Role.BACKEND]).backends)
 
     def __iter__(self) -> Iterator[tuple[str, str, Any]]:
         for group, backends in self.groups.items():
             for uri, backend in backends.items():
                 yield group, uri, backend
 
-    def steps(self) -> list[Step]:
-        return [Step("backend", uri, _lifecycle(backend)) for _, uri, backend in self]
+    def steps(self, grace: float) -> list[Step]:
+        """One lifespan step per backend; ``grace`` is for a sync one that overran."""
+        return [Step("backend", uri, _lifecycle(uri, backend, grace)) for _, uri, backend in self]
 
     def state(self) -> dict[str, Any]:
         """What the app and each request see once connected."""
@@ -174,11 +170,15 @@ class Backends:
         return [f"{group}={redact_text(repr(backend))}" for group, _, backend in self]
 
 
-def _lifecycle(backend: Any) -> Any:
+def _lifecycle(uri: str, backend: Any, grace: float) -> Any:
+    name = f"backend {uri!r}"
+
     @asynccontextmanager
     async def run(app: Any) -> AsyncIterator[None]:
-        await call_in_place(backend.connect)
-        yield None
-        await call_in_place(backend.disconnect)
+        await call_in_place(backend.connect, name=name, grace=grace)
+        try:
+            yield None
+        finally:  # also when the lifespan ends by an error: it connected, so it closes
+            await call_in_place(backend.disconnect, name=name, grace=grace)
 
     return run

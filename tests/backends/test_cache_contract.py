@@ -1,4 +1,4 @@
-"""The cache contract (SPEC section 5), run against MemoryCache and a real Redis alike."""
+"""The cache contract (docs/backends.md), run against MemoryCache and a real Redis alike."""
 
 from __future__ import annotations
 

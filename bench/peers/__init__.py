@@ -1,0 +1,187 @@
+"""Measure ``peers``: one service written four ways, under uvicorn, loaded by ``wrk``.
+
+The apps (``bench/peers/*_app.py``, the behaviour in :mod:`bench.peers.shared`):
+spoc_asgi from its TOML, Starlette wired by hand, FastAPI and Litestar each as its docs
+teach. For each backend set (SQLite + memory cache; PostgreSQL + Redis) the four run as
+uvicorn servers side by side (one worker each, same options), and ``wrk`` runs against
+one after the other, round after round, as in measure ``http``; the variant order
+rotates every round. Each wrk run requests ``/items/1`` .. ``/items/ROWS`` in turn, so
+every request crosses the five middleware and reads through the cache, the database on
+a miss. Reported: requests/s and p99 latency (wrk ``--latency``), medians over rounds,
+and the ratios of spoc_asgi to each peer (the median of per-round ratios).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench.backends import POSTGRES_URL, REDIS_URL, reachable
+from bench.harness import Row, Settings, compared, interleave, skipped
+from bench.http import pinned, server
+from bench.peers.shared import API_KEY, ROWS
+
+SPOC = "spoc_asgi (TOML)"
+PEERS = {
+    SPOC: "bench.peers.spoc_app:app",
+    "Starlette, hand-wired": "bench.peers.starlette_app:app",
+    "FastAPI": "bench.peers.fastapi_app:app",
+    "Litestar": "bench.peers.litestar_app:app",
+}
+TARGETS = {"Starlette, hand-wired": 1.0, "FastAPI": 3.0, "Litestar": None}
+BACKENDS = {"sqlite": "SQLite + memory", "postgres": "PostgreSQL + Redis"}
+CONNECTIONS = 32
+PATH = "/items/1"
+
+WRK_SCRIPT = f"""
+-- Every request carries the API key and asks for the next item, 1 .. {ROWS}.
+local counter = 0
+wrk.headers["x-api-key"] = "{API_KEY}"
+request = function()
+  counter = counter % {ROWS} + 1
+  return wrk.format(nil, "/items/" .. counter)
+end
+"""
+
+REQUESTS_PER_SECOND = re.compile(r"Requests/sec:\s*([\d.]+)")
+P99 = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
+SOCKET_ERRORS = re.compile(r"Socket errors:.*")
+TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, seconds: int, script: Path) -> tuple[float, float]:
+    """(requests/s, p99 in ms) of one wrk run; any error response fails the run."""
+    command = [
+        *pinned(0),
+        "wrk",
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url + PATH,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
+    for problem in (NON_2XX, SOCKET_ERRORS):
+        found = problem.search(done.stdout)
+        if found:
+            raise RuntimeError(f"wrk against {url}: {found.group(0)}\n{done.stdout}")
+    rate, p99 = REQUESTS_PER_SECOND.search(done.stdout), P99.search(done.stdout)
+    if rate is None or p99 is None:
+        raise RuntimeError(f"no Requests/sec or 99% in wrk's output:\n{done.stdout}{done.stderr}")
+    return float(rate.group(1)), float(p99.group(1)) * TO_MS[p99.group(2)]
+
+
+def unavailable(backends: str) -> str | None:
+    if backends == "sqlite":
+        return None
+    for url in (POSTGRES_URL, REDIS_URL):
+        parts = urlsplit(url)
+        if not reachable(parts.hostname or "127.0.0.1", parts.port or 0):
+            return f"{parts.scheme} at {parts.hostname}:{parts.port} is not reachable"
+    return None
+
+
+def environment(backends: str, name: str, tmp: str) -> dict[str, str]:
+    """Per server: its own table, SQLite file and cache prefix (the servers are shared)."""
+    tag = f"{os.getpid()}_{name.split()[0].strip(',').lower()}"
+    return {
+        "PEERS_BACKENDS": backends,
+        "PEERS_TABLE": f"spoc_peers_{tag}",
+        "PEERS_SQLITE": str(Path(tmp) / f"{tag}.sqlite3"),
+        "PEERS_PREFIX": f"spoc_peers:{tag}:",
+        "PEERS_POSTGRES_URL": POSTGRES_URL,
+        "PEERS_REDIS_URL": REDIS_URL,
+    }
+
+
+def measure_peers(settings: Settings) -> list[Row]:
+    if shutil.which("wrk") is None:
+        reason = "wrk is not installed (apt-get install -y wrk); see docs/performance.md"
+        return [skipped("peers", SPOC, "(all)", reason)]
+    only = os.environ.get("SPOC_BENCH_PEERS_BACKENDS", ",".join(BACKENDS)).split(",")
+    rows: list[Row] = []
+    for backends in only:
+        reason = unavailable(backends)
+        if reason is not None:
+            rows.append(skipped("peers", f"{SPOC}, {BACKENDS[backends]}", "(all)", reason))
+            continue
+        rows += measure_backends(settings, backends)
+    return rows
+
+
+def measure_backends(settings: Settings, backends: str) -> list[Row]:
+    seconds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_SECONDS", "3")), 1)
+    rounds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_ROUNDS", "7")), 1)
+    p99s: dict[str, list[float]] = {name: [] for name in PEERS}
+    with tempfile.TemporaryDirectory(prefix="spoc-bench-peers-") as tmp, ExitStack() as stack:
+        script = Path(tmp) / "items.lua"
+        script.write_text(WRK_SCRIPT, encoding="utf-8")
+        urls = {}
+        for name, target in PEERS.items():
+            log = Path(tmp) / f"{name.split()[0].strip(',')}.log"
+            env = environment(backends, name, tmp)
+            urls[name] = stack.enter_context(
+                server(target, log, env=env, path=PATH, headers={"x-api-key": API_KEY})
+            )
+
+        def run(name: str) -> object:
+            def timed(n: int) -> float:
+                rate, p99 = wrk(urls[name], seconds, script)
+                p99s[name].append(p99)
+                return n / rate
+
+            return timed
+
+        samples = interleave(
+            {name: run(name) for name in PEERS},  # type: ignore[misc]
+            1,
+            rounds,
+            warmup=0 if settings.quick else 1,
+        )
+    warmups = 0 if settings.quick else 1
+    for name in PEERS:
+        del p99s[name][:warmups]
+    label = BACKENDS[backends]
+    note = (
+        f"{label}; uvicorn, 1 worker each; wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency, "
+        f"{rounds} interleaved rounds; GET /items/1..{ROWS} (cache, database on a miss)"
+    )
+    rows = []
+    for peer, target in TARGETS.items():
+        rows.append(
+            compared(
+                "peers",
+                samples,
+                SPOC,
+                peer,
+                unit="req/s",
+                target=target,
+                note=note if peer == "Starlette, hand-wired" else "",
+            )
+        )
+        rows[-1].subject = f"{SPOC}, {label}"
+    for peer in TARGETS:
+        ratios = [b / s for s, b in zip(p99s[SPOC], p99s[peer], strict=True)]
+        rows.append(
+            Row(
+                "peers p99",
+                f"{SPOC}, {label}",
+                peer,
+                "ms",
+                statistics.median(p99s[SPOC]),
+                statistics.median(p99s[peer]),
+                statistics.median(ratios),
+                None,
+            )
+        )
+    return rows
