@@ -34,7 +34,14 @@ _PYENV = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin")))
 if _PYENV:
     os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *_PYENV])
 
-TEST_DEPS = ("pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pyyaml>=6")
+# What the suite needs beyond the package's extras (litestar: bench's peers, smoke-tested).
+TEST_DEPS = (
+    "pytest>=8",
+    "pytest-asyncio>=0.24",
+    "hypothesis>=6.100",
+    "pyyaml>=6",
+    "litestar>=2.12",
+)
 DOCS_DEPS = ("mkdocs-material>=9.5",)
 
 # (name, python, starlette spec, fastapi spec). The first two are the oldest FastAPI
