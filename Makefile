@@ -25,6 +25,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy --strict spoc_asgi
+	$(BIN)/mypy --strict docs/examples/typed   # typed access, as users write it
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)

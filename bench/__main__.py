@@ -29,7 +29,17 @@ Measure = Callable[[Settings], list[Row]]
 def measures() -> dict[str, Measure]:
     """Name -> measure, in the order they run. Imported lazily: a missing optional
     driver only fails the measure that needs it."""
-    from bench import asgi, backends, coordination, http, lifespan, peers, startup
+    from bench import (
+        asgi,
+        backends,
+        coordination,
+        http,
+        imports,
+        lifespan,
+        peers,
+        startup,
+        writers,
+    )
     from bench.peers import inprocess
 
     return {
@@ -44,6 +54,8 @@ def measures() -> dict[str, Measure]:
         "peers": peers.measure_peers,
         "peers_asgi": inprocess.measure_peers_asgi,
         "coordination": coordination.measure_coordination,
+        "sqlite_writers": writers.measure_writers,
+        "import": imports.measure_imports,
     }
 
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.body_limit import BodySizeLimit
+from spoc_asgi.compat import refuse_removed_keywords
 from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
@@ -101,6 +102,7 @@ def create_app(
     before the caller's ``routes=``; the caller's ``lifespan=`` runs inside the hooks.
     ``debug`` defaults to the configuration's ``debug``.
     """
+    refuse_removed_keywords(starlette_kwargs)
     parts = assemble(Framework(base_dir, schema), lifespan)
     app = Starlette(
         debug=parts.framework.config.debug if debug is None else debug,

@@ -10,7 +10,6 @@ touches ``sys.modules["settings"]``.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 import math
 import os
@@ -21,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE
 from spoc_asgi.checks import Reporter
@@ -32,6 +31,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+if TYPE_CHECKING:
+    import importlib.metadata
 
 TOML_LOCATIONS = ("config/spoc.toml", "spoc.toml")
 SETTINGS_LOCATIONS = ("config/settings.py", "settings.py")
@@ -604,6 +606,8 @@ def _discover_entry_points(config: Config, spoc: dict[str, Any], reporter: Repor
         return
     if not enabled:
         return
+    import importlib.metadata  # only when asked: it costs more than the rest of the import
+
     for entry_point in sorted(
         importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
         key=lambda ep: (_distribution_name(ep), ep.name),

@@ -18,16 +18,36 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spoc_asgi.errors import SpocError
 from spoc_asgi.lifespan import Runtime
 
-__all__ = ["LifespanManager", "lifespan_client", "override_backends", "run_lifespan"]
+INSTALL_HINT = 'pip install "spoc_asgi[testing]"'
+
+try:
+    import httpx
+    from asgi_lifespan import LifespanManager
+except ImportError as exc:
+    raise ImportError(
+        f"spoc_asgi.testing needs the testing extra ({exc.name} is missing): {INSTALL_HINT}",
+        name=exc.name,
+    ) from exc
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+__all__ = [
+    "LifespanManager",
+    "asgi_client",
+    "lifespan_client",
+    "memory_backends",
+    "override_backends",
+    "run_lifespan",
+    "starlette_test_client",
+]
 
 
 @contextmanager
@@ -89,17 +109,66 @@ async def lifespan_client(
     ``overrides`` replaces backends without editing the configuration (see
     :func:`override_backends`); other keyword arguments go to ``httpx.AsyncClient``.
     """
-    async with run_lifespan(
-        app,
-        overrides=overrides,
-        startup_timeout=startup_timeout,
-        shutdown_timeout=shutdown_timeout,
-    ) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=raise_app_exceptions)
-        async with httpx.AsyncClient(
-            transport=transport, base_url=base_url, **client_kwargs
-        ) as client:
-            yield client
+    async with (
+        run_lifespan(
+            app,
+            overrides=overrides,
+            startup_timeout=startup_timeout,
+            shutdown_timeout=shutdown_timeout,
+        ) as manager,
+        asgi_client(
+            manager.app,
+            base_url=base_url,
+            raise_app_exceptions=raise_app_exceptions,
+            **client_kwargs,
+        ) as client,
+    ):
+        yield client
+
+
+@asynccontextmanager
+async def asgi_client(
+    app: ASGIApp,
+    *,
+    base_url: str = "http://testserver",
+    raise_app_exceptions: bool = True,
+    **client_kwargs: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An ``httpx.AsyncClient`` talking to ``app`` over ``ASGITransport`` (no lifespan)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url, **client_kwargs) as client:
+        yield client
+
+
+def starlette_test_client(app: ASGIApp, **kwargs: Any) -> TestClient:
+    """Starlette's ``TestClient`` for ``app`` (use it as a context manager to run the lifespan).
+
+    Starlette 1.x's ``TestClient`` wants ``httpx2`` (the ``testing`` extra brings it);
+    older versions use ``httpx``.
+    """
+    try:
+        from starlette.testclient import TestClient
+    except ImportError as exc:  # pragma: no cover - the extra brings a client library
+        raise ImportError(f"starlette.testclient: {exc}; {INSTALL_HINT}") from exc
+    return TestClient(app, **kwargs)
+
+
+def memory_backends(app: Any) -> dict[str, Any]:
+    """Overrides that run ``app`` without servers: for each of its backend groups, the
+    first backend becomes an in-memory SQLite database or a ``MemoryCache``."""
+    runtime = getattr(getattr(app, "state", None), "spoc_runtime", None)
+    if not isinstance(runtime, Runtime):
+        raise SpocError(f"cannot override backends of {app!r}: it was not built by spoc_asgi")
+    overrides: dict[str, Any] = {}
+    if "database" in runtime.backends.groups:
+        from spoc_asgi.backends.sql import SQLDatabase
+
+        overrides["database"] = SQLDatabase(url="sqlite+aiosqlite://")
+    if "cache" in runtime.backends.groups:
+        from spoc_asgi.backends.memory import MemoryCache
+
+        overrides["cache"] = MemoryCache()
+    return overrides
 
 
 def _per_request_state(app: ASGIApp) -> ASGIApp:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -98,3 +100,28 @@ def postgres_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+# Starlette 1.x warns with its own category (not a DeprecationWarning); 0.x with DeprecationWarning.
+STARLETTE_DEPRECATION: type[Warning] = getattr(
+    importlib.import_module("starlette.exceptions"),
+    "StarletteDeprecationWarning",
+    DeprecationWarning,
+)
+
+
+ANYIO_PORTAL_ALIAS = "The anyio.abc.BlockingPortal alias is deprecated"
+
+
+def warnings_as_errors() -> list[str]:
+    """pytest arguments that make warnings errors, but for the one that Starlette's own
+    ``starlette.testclient`` raises at import with anyio 4.12+ (before Starlette 1.x)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", "import starlette.testclient"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode == 0:
+        return ["-W", "error"]
+    assert ANYIO_PORTAL_ALIAS in done.stderr, done.stderr
+    return ["-W", "error", "-W", f"ignore:{ANYIO_PORTAL_ALIAS}:DeprecationWarning"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException, StarletteDeprecationWarning
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from spoc_asgi import ConfigurationError, Framework, Schema, create_app
 from spoc_asgi.testing import lifespan_client
-from tests.conftest import Project
+from tests.conftest import STARLETTE_DEPRECATION, Project
 
 ROUTES = """
 from starlette.responses import PlainTextResponse
@@ -211,7 +211,7 @@ def test_a_sync_generator_lifespan_is_accepted_as_starlette_accepts_it(project: 
         events.append("down")
 
     with (
-        pytest.warns(StarletteDeprecationWarning),
+        pytest.warns(STARLETTE_DEPRECATION),
         TestClient(create_app(project.base_dir, lifespan=lifespan)),
     ):
         assert events == ["up"]

@@ -62,7 +62,7 @@ def toml_document(spoc: dict[str, Any]) -> str:
 
 
 def test_toml_writer_round_trips() -> None:
-    import tomllib
+    from spoc_asgi.config import tomllib  # tomli on Python 3.10
 
     value = {"a": [1, 'x\n"\\\x7f', {"b": -0.0}], "c": True, "d": 10**30}
     assert tomllib.loads(toml_document(value)) == {"spoc": value}

@@ -44,6 +44,7 @@ from spoc_asgi.cli import main as cli_main
 from spoc_asgi.config import load_config
 from spoc_asgi.framework import Framework
 from spoc_asgi.testing import lifespan_client
+from tests.conftest import warnings_as_errors
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -767,6 +768,27 @@ async def test_plain_mount_skips_the_lifespan_and_spoc_mount_works_in_fastapi(
         assert (await client.get("/spoc/motd")).json()["motd"] == "hello from spoc"
 
 
+# typed access -----------------------------------------------------------------------------
+
+
+async def test_the_typed_example_serves_through_typed_access(
+    use_example: Callable[[str], Example],
+) -> None:
+    from spoc_asgi.testing import memory_backends
+
+    example = use_example("typed")
+    from myapp.api import app  # FastAPI, with the spoc parts installed
+
+    async with lifespan_client(app, overrides=memory_backends(app)) as client:
+        assert (await client.post("/notes", json={"body": "hi"})).json() == {"added": 1}
+        assert (await client.get("/notes")).json() == {
+            "notes": [{"id": 1, "body": "hi"}],
+            "added": 1,
+        }
+    example.touch("config/spoc.toml")
+    example.assert_exercised()
+
+
 # testing ----------------------------------------------------------------------------------
 
 
@@ -777,8 +799,10 @@ def test_the_testing_example_suite_passes(use_example: Callable[[str], Example])
         for key, value in os.environ.items()
         if key not in EXAMPLE_ENVIRONMENT and not key.startswith("SPOC_")
     }
+    # Warnings are errors: the documented setup runs clean on the supported range.
+    command = [sys.executable, "-m", "pytest", "-q", *warnings_as_errors()]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example.root)],
+        [*command, "-p", "no:cacheprovider", str(example.root)],
         cwd=ROOT,
         env={**environment, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
@@ -786,10 +810,11 @@ def test_the_testing_example_suite_passes(use_example: Callable[[str], Example])
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\b3 passed\b", done.stdout), done.stdout
-    # The run imported every file: the conftest imports myapp.asgi, create_app the rest.
+    assert re.search(r"\b4 passed\b", done.stdout), done.stdout
+    # The run loaded every file (pytest the tests, create_app the plugins) but myapp/asgi.py,
+    # which a server imports (see the page).
     example.touch(*(str(p.relative_to(example.root)) for p in example.root.rglob("*.py")))
-    example.touch("config/spoc.toml")
+    example.touch("config/spoc.toml", "pyproject.toml")
     example.assert_exercised()
 
 
@@ -874,6 +899,7 @@ EXAMPLE_TESTS = {
     "custom_backend": "test_custom_backend_is_built_with_its_options",
     "mounting": "test_mounting",
     "testing": "test_the_testing_example_suite_passes",
+    "typed": "test_the_typed_example_serves_through_typed_access",
     "uris": "test_uris_and_check",
 }
 

@@ -23,6 +23,7 @@ import pytest
 from starlette.applications import Starlette
 
 import example_app
+import spoc_asgi
 from example_app import hooks as example_hooks
 from example_app import ratelimit
 from spoc_asgi import create_app
@@ -68,9 +69,14 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeApp:
 
 
 @pytest.fixture
-async def client(make_app: MakeApp) -> AsyncIterator[httpx.AsyncClient]:
-    async with lifespan_client(make_app()) as client:
-        yield client
+def spoc_app(make_app: MakeApp) -> Starlette:
+    """The pytest plugin's app fixture (docs/testing.md): the example, as configured."""
+    return make_app()
+
+
+@pytest.fixture
+def client(spoc_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return spoc_client
 
 
 class Clock:
@@ -115,6 +121,16 @@ async def test_index_reports_the_mode_and_every_loaded_group(client: httpx.Async
     assert body["plugins"]["middleware"][0] == "example_app.middleware.RequestIdMiddleware"
     assert body["plugins"]["middleware"][-1] == "example_app.ratelimit.RateLimiter"
     assert body["plugins"]["cache"] == ["spoc_asgi.backends.memory.MemoryCache"]
+
+
+@pytest.mark.spoc_memory
+async def test_in_memory_backends_serve_the_same_app(
+    spoc_started_app: Starlette, client: httpx.AsyncClient
+) -> None:
+    db = spoc_asgi.database(spoc_started_app)
+    assert db.display_url == "sqlite+aiosqlite://"
+    assert type(spoc_asgi.cache(spoc_started_app)).__name__ == "MemoryCache"
+    assert (await client.get("/health")).status_code == 200
 
 
 async def test_health_pings_the_database_and_the_cache(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import pytest
 from starlette.applications import Starlette
-from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -21,7 +20,7 @@ from starlette.types import Message
 
 from spoc_asgi import SpocError, create_app
 from spoc_asgi.testing import lifespan_client
-from tests.conftest import Project
+from tests.conftest import STARLETTE_DEPRECATION, Project
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup
@@ -376,7 +375,7 @@ def test_caller_async_generator_lifespan_is_accepted(project: Project, module_na
         events.append("generator down")
 
     # Accepted as Starlette accepts it: with Starlette's own deprecation warning.
-    with pytest.warns(StarletteDeprecationWarning):
+    with pytest.warns(STARLETTE_DEPRECATION):
         app, _ = build(project, module_name, ["A"], lifespan=lifespan)
     with TestClient(app):
         pass

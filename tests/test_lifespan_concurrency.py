@@ -206,7 +206,13 @@ async def test_a_task_group_lifespan_shuts_down_cleanly_under_lifespan_client(
     assert module.EVENTS[-1] == "disconnect"
 
 
-@pytest.mark.parametrize("hook", ["anyio_group", "asyncio_group"])
+# asyncio.TaskGroup is new in Python 3.11.
+NEEDS_TASKGROUP = pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup")
+
+
+@pytest.mark.parametrize(
+    "hook", ["anyio_group", pytest.param("asyncio_group", marks=NEEDS_TASKGROUP)]
+)
 async def test_a_hook_holds_a_task_group_from_startup_to_shutdown(
     project: Project, module: Any, hook: str
 ) -> None:
@@ -231,7 +237,9 @@ async def test_a_task_group_hook_is_stopped_when_a_later_hook_fails_to_start(
     assert module.EVENTS == ["connect", "anyio worker up", "anyio worker down", "disconnect"]
 
 
-@pytest.mark.parametrize("hook", ["crashing_group", "crashing_asyncio_group"])
+@pytest.mark.parametrize(
+    "hook", ["crashing_group", pytest.param("crashing_asyncio_group", marks=NEEDS_TASKGROUP)]
+)
 async def test_a_task_crashing_in_a_hooks_group_ends_the_lifespan_with_its_traceback(
     project: Project, module: Any, hook: str
 ) -> None:

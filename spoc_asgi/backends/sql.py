@@ -25,6 +25,12 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
 * ``sqlite_pragmas``: run on every new SQLite connection; default
   ``{"journal_mode": "WAL", "foreign_keys": "ON"}`` (readers do not block the writer;
   foreign keys are enforced as in PostgreSQL); ``{}`` runs none;
+* ``transaction_mode`` (SQLite only): how ``transaction()`` and sessions begin,
+  ``"immediate"`` (default: take the write lock at BEGIN, so concurrent read-then-write
+  transactions wait for each other, up to the driver's busy ``timeout``, 5 s unless
+  ``connect_args={"timeout": ...}``), ``"deferred"`` (SQLite's own default: readers in
+  transactions run in parallel, but a reader that later writes fails with "database is
+  locked" when another write got in first) or ``"exclusive"``;
 * ``engine_options``: any other ``create_async_engine`` keyword.
 
 SQL text takes ``:name`` parameters on every dialect. Statements run in their own
@@ -123,6 +129,7 @@ class SQLDatabase:
         statement_timeout: float | None = 30.0,
         connect_args: Mapping[str, Any] | None = None,
         sqlite_pragmas: Mapping[str, str | int] | None = None,
+        transaction_mode: str | None = None,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = _resolve_url(url, Path(base_dir) if base_dir is not None else Path.cwd())
@@ -140,6 +147,7 @@ class SQLDatabase:
             engine_options=engine_options,
         )
         self._pragmas = _sqlite_pragmas(self.url, sqlite_pragmas) if self.is_sqlite else {}
+        self._begin = _sqlite_begin_statement(transaction_mode, self.is_sqlite)
         self._engine: AsyncEngine | None = None
         # The same engine (same pool) for single statements: see _single_statement_engine.
         self._single: AsyncEngine | None = None
@@ -390,7 +398,7 @@ class SQLDatabase:
             return bare, bare
         _on_sqlite_connect(bare, self._pragmas)
         engine = bare.execution_options()  # shares the pool; its listeners are its own
-        _on_sqlite_begin(engine)
+        _on_sqlite_begin(engine, self._begin)
         return engine, bare
 
 
@@ -530,10 +538,35 @@ def _is_timeout(exc: BaseException) -> bool:
     return False
 
 
-def _on_sqlite_begin(engine: AsyncEngine) -> None:
+SQLITE_TRANSACTION_MODES = ("immediate", "deferred", "exclusive")
+
+
+def _sqlite_begin_statement(mode: Any, is_sqlite: bool) -> str:
+    """The BEGIN that starts a SQLite transaction (docs/backends.md, "Concurrent writers").
+
+    IMMEDIATE by default: a DEFERRED transaction that reads and then writes cannot wait
+    for the lock (its snapshot would be stale), so under WAL it fails at once with
+    "database is locked"; IMMEDIATE takes the write lock at BEGIN and waits for it.
+    """
+    if mode is None:
+        return "BEGIN IMMEDIATE"
+    if not isinstance(mode, str) or mode.lower() not in SQLITE_TRANSACTION_MODES:
+        raise InvalidOption(
+            f"transaction_mode must be one of {', '.join(map(repr, SQLITE_TRANSACTION_MODES))}, "
+            f"got {mode!r}"
+        )
+    if not is_sqlite:
+        raise InvalidOption(
+            "transaction_mode applies to SQLite only; other databases take "
+            "engine_options={'isolation_level': ...}"
+        )
+    return f"BEGIN {mode.upper()}"
+
+
+def _on_sqlite_begin(engine: AsyncEngine, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
 
 def _single_statement_engine(

@@ -175,9 +175,13 @@ async def test_a_failing_statement_rolls_back_the_transaction(
 async def test_other_connections_do_not_see_an_open_transaction(
     database: SQLDatabase, table: str
 ) -> None:
+    # On SQLite a second transaction would wait for the first (BEGIN IMMEDIATE): read
+    # on a connection without one, as single statements do.
+    engine = database._single if database.is_sqlite else database.engine
+    assert engine is not None
     async with database.transaction():
         await insert(database, table, 1, "uncommitted")
-        async with database.engine.connect() as other:
+        async with engine.connect() as other:
             result = await other.execute(text(f"SELECT count(*) FROM {table}"))
             assert result.scalar_one() == 0
     assert await names(database, table) == ["uncommitted"]

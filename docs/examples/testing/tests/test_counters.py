@@ -1,21 +1,33 @@
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from spoc_asgi.testing import override_backends
+import spoc_asgi
+
+# Configured for PostgreSQL and Redis; these tests run on an in-memory SQLite database
+# and a MemoryCache instead, built afresh for each test.
+pytestmark = pytest.mark.spoc_memory
 
 
-async def test_hits_are_counted(client: httpx.AsyncClient) -> None:
-    assert (await client.post("/hit/home")).json() == {"name": "home", "hits": 1}
-    assert (await client.post("/hit/home")).json() == {"name": "home", "hits": 2}
-    assert (await client.get("/total/home")).json() == {"total": 2}
+async def test_hits_are_counted(spoc_client: httpx.AsyncClient) -> None:
+    assert (await spoc_client.post("/hit/home")).json() == {"name": "home", "hits": 1}
+    assert (await spoc_client.post("/hit/home")).json() == {"name": "home", "hits": 2}
+    assert (await spoc_client.get("/total/home")).json() == {"total": 2}
 
 
-async def test_each_test_starts_from_scratch(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/total/home")).json() == {"total": 0}
+async def test_each_test_starts_from_scratch(spoc_client: httpx.AsyncClient) -> None:
+    assert (await spoc_client.get("/total/home")).json() == {"total": 0}
 
 
-def test_with_starlette_testclient(app: Starlette, test_backends: dict[str, object]) -> None:
-    # TestClient runs the lifespan only when used as a context manager.
-    with override_backends(app, test_backends), TestClient(app) as client:
-        assert client.post("/hit/about").json() == {"name": "about", "hits": 1}
+async def test_data_seeded_through_the_app(
+    spoc_started_app: Starlette, spoc_client: httpx.AsyncClient
+) -> None:
+    db = spoc_asgi.database(spoc_started_app)  # a SQLDatabase, connected
+    await db.execute("INSERT INTO counters (name, total) VALUES ('seeded', 41)")
+    assert (await spoc_client.get("/total/seeded")).json() == {"total": 41}
+
+
+def test_with_starlette_testclient(spoc_test_client: TestClient) -> None:
+    # The fixture enters the TestClient, so the lifespan runs (in its own thread).
+    assert spoc_test_client.post("/hit/about").json() == {"name": "about", "hits": 1}
