@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 
 from spoc_asgi.checks import CheckMessage
@@ -88,6 +87,8 @@ async def run_sync(func: Callable[..., Any], *args: Any, name: str = "", grace: 
     waits up to ``grace`` seconds, shielded, for it to return, so that nothing it may use
     is torn down under it; after that it is left running and logged as an error.
     """
+    from anyio import from_thread  # imported when a sync step first runs: ~5 ms
+
     returned = anyio.Event()
 
     def work() -> Any:
@@ -96,7 +97,7 @@ async def run_sync(func: Callable[..., Any], *args: Any, name: str = "", grace: 
         finally:
             # The loop may be gone when a thread given up on returns at last.
             with contextlib.suppress(Exception):
-                anyio.from_thread.run_sync(returned.set)
+                from_thread.run_sync(returned.set)
 
     try:
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
