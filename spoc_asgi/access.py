@@ -23,6 +23,10 @@ __all__ = ["backend", "cache", "database"]
 
 T = TypeVar("T")
 
+# (backend class, kind) pairs already checked: isinstance() against a runtime-checkable
+# Protocol such as Cache inspects every member (~11 µs), too much for every request.
+_CHECKED: set[tuple[type, type]] = set()
+
 
 def backend(
     source: HTTPConnection | Starlette, group: str, kind: type[T], uri: str | None = None
@@ -42,11 +46,14 @@ def backend(
         ) from None
     if isinstance(found, NotReady):
         found.connect()  # raises its BackendNotReadyError, which says why
+    if (type(found), kind) in _CHECKED:
+        return found  # type: ignore[no-any-return]
     if not isinstance(found, kind):
         raise SpocError(
             f"the {group} backend is a {type(found).__module__}.{type(found).__qualname__}, "
             f"not a {kind.__qualname__}: use spoc_asgi.backend(request, {group!r}, YourType)"
         )
+    _CHECKED.add((type(found), kind))
     return found
 
 

@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["CacheDep", "DatabaseDep", "get_cache", "get_database"]
 
 
-def get_database(request: Request) -> SQLDatabase:
-    """The app's ``SQLDatabase``: a FastAPI dependency."""
+async def get_database(request: Request) -> SQLDatabase:
+    """The app's ``SQLDatabase``: a FastAPI dependency (async: FastAPI would run a plain
+    ``def`` dependency in its thread pool on every request)."""
     return database(request)
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     """The app's cache: a FastAPI dependency."""
     return cache(request)
 

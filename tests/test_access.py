@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from typing import Any
@@ -16,7 +17,7 @@ import spoc_asgi
 from spoc_asgi import BackendNotReadyError, SpocError, create_app
 from spoc_asgi.backends.memory import MemoryCache
 from spoc_asgi.backends.sql import SQLDatabase
-from spoc_asgi.fastapi import CacheDep, DatabaseDep
+from spoc_asgi.fastapi import CacheDep, DatabaseDep, get_cache, get_database
 from spoc_asgi.testing import lifespan_client, memory_backends
 from tests.conftest import Project
 
@@ -80,8 +81,9 @@ async def test_a_backend_of_another_type_is_refused_by_name(project: Project) ->
     async with lifespan_client(app):
         with pytest.raises(SpocError, match=rf"database backend is a {module}.Store, not a SQLD"):
             spoc_asgi.database(app)
-        with pytest.raises(SpocError, match="not a Cache"):
-            spoc_asgi.cache(app)
+        for _ in range(2):  # refused every time: only a type that passed is remembered
+            with pytest.raises(SpocError, match="not a Cache"):
+                spoc_asgi.cache(app)
         store_type = type(app.state.database)
         assert spoc_asgi.backend(app, "database", store_type) is app.state.database
 
@@ -100,6 +102,10 @@ async def test_fastapi_dependencies_hand_endpoints_the_backends(project: Project
     async with lifespan_client(api, overrides=overrides) as client:
         assert (await client.get("/count")).json() == {"n": 42, "hits": 1}
         assert (await client.get("/count")).json() == {"n": 42, "hits": 2}
+    # Async, so FastAPI resolves them on the event loop: a plain def would cost a trip
+    # through its thread pool on every request.
+    assert inspect.iscoroutinefunction(get_cache)
+    assert inspect.iscoroutinefunction(get_database)
 
 
 def test_the_fastapi_module_needs_no_sqlalchemy_for_the_cache_dependency() -> None:

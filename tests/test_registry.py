@@ -52,7 +52,7 @@ def test_every_consumer_goes_through_the_one_table(
 def test_backends_are_built_through_the_registry(project: Project) -> None:
     project.toml('[spoc.plugins]\ncache = ["spoc_asgi.backends.memory.MemoryCache"]\n')
     framework = Framework(project.base_dir)
-    backends = Backends.build(framework)
+    backends = Backends(build(framework, roles=[Role.BACKEND]).backends)
     assert [(group, uri) for group, uri, _ in backends] == [
         ("cache", "spoc_asgi.backends.memory.MemoryCache")
     ]

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
-from spoc_asgi import registry
 from spoc_asgi.errors import BackendNotReadyError, SpocError
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
@@ -104,11 +103,6 @@ class Backends:
 
     def __init__(self, groups: dict[str, OrderedDict[str, Any]]) -> None:
         self.groups = groups
-
-    @classmethod
-    def build(cls, framework: Framework) -> Backends:
-        """The configured backends, built through the group registry."""
-        return cls(registry.build(framework, roles=[registry.Role.BACKEND]).backends)
 
     def __iter__(self) -> Iterator[tuple[str, str, Any]]:
         for group, backends in self.groups.items():
