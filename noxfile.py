@@ -34,13 +34,16 @@ _PYENV = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin")))
 if _PYENV:
     os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *_PYENV])
 
-# What the suite needs beyond the package's extras (litestar: bench's peers, smoke-tested).
+# What the suite needs beyond the package's extras (litestar: bench's peers, smoke-tested;
+# gunicorn and uvicorn-worker: the multi-process deployment tests).
 TEST_DEPS = (
     "pytest>=8",
     "pytest-asyncio>=0.24",
     "hypothesis>=6.100",
     "pyyaml>=6",
     "litestar>=2.12",
+    "gunicorn>=22",
+    "uvicorn-worker>=0.2",
 )
 DOCS_DEPS = ("mkdocs-material>=9.5",)
 
