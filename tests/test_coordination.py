@@ -438,6 +438,39 @@ def test_a_leader_hook_must_be_an_async_function(project: Project) -> None:
     assert "async def fn(app)" in str(caught.value)
 
 
+async def test_a_once_hook_may_hold_a_task_group_across_its_yield(
+    project: Project, tmp_path: Path
+) -> None:
+    log = tmp_path / "group.log"
+    module = project.module(
+        f"""
+        import anyio
+        import spoc_asgi
+
+        @spoc_asgi.once
+        async def worker(app):
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(anyio.sleep_forever)
+                yield
+                task_group.cancel_scope.cancel()
+            with open({str(log)!r}, "a", encoding="utf-8") as file:
+                file.write("stopped\\n")
+        """
+    )
+    project.toml(
+        f"""
+        [spoc.coordination]
+        backend = "file"
+        namespace = "test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path = "{tmp_path / "locks"}"
+        [spoc.plugins]
+        hooks = ["{module}.worker"]
+        """
+    )
+    assert await run_all([create_app(project.base_dir)]) == [None]
+    assert log.read_text(encoding="utf-8") == "stopped\n"
+
+
 def test_a_once_hook_needs_a_startup_part(project: Project) -> None:
     module = project.module(
         """
