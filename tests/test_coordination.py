@@ -510,6 +510,24 @@ def test_once_takes_its_own_timeout(project: Project) -> None:
     assert [step.start_timeout for step in steps] == [601.0, 6.0]
 
 
+@pytest.mark.parametrize("timeout", ['"600"', "0", "-5", "True", 'float("nan")'])
+def test_a_once_timeout_must_be_a_positive_number(project: Project, timeout: str) -> None:
+    module = project.module(
+        f"""
+        import spoc_asgi
+
+        @spoc_asgi.once(timeout={timeout})
+        async def migrate(app):
+            pass
+        """
+    )
+    project.toml(f'[spoc.plugins]\nhooks = ["{module}.migrate"]\n')
+    with pytest.raises(ConfigurationError, match=r"spoc\.E052") as caught:
+        create_app(project.base_dir)
+    assert "@once(timeout=...) must be a positive number of seconds" in str(caught.value)
+    assert f"{module}.migrate" in str(caught.value)
+
+
 ONCE_HOOK = "import spoc_asgi\n\n@spoc_asgi.once\nasync def migrate(app):\n    pass\n"
 
 
