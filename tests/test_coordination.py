@@ -546,6 +546,36 @@ def test_postgres_coordination_needs_a_postgres_url(project: Project) -> None:
     assert "spoc.toml:2 [spoc.coordination.backend]" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("backend", "url"),
+    [
+        (None, "mysql://user:hunter2@db/app"),
+        (None, "postgress://user:hunter2@db/app"),
+        ("redis", "postgresql://user:hunter2@db/app"),
+        ("postgres", "redis://:hunter2@cache:6379/0"),
+    ],
+)
+def test_the_coordination_url_must_match_the_backend(
+    project: Project, backend: str | None, url: str
+) -> None:
+    module = project.module(ONCE_HOOK)
+    chosen = f'backend = "{backend}"' if backend else ""
+    project.toml(
+        f"""
+        [spoc.coordination]
+        url = "{url}"
+        {chosen}
+        [spoc.plugins]
+        hooks = ["{module}.migrate"]
+        """
+    )
+    with pytest.raises(ConfigurationError, match=r"spoc\.E051") as caught:
+        create_app(project.base_dir)
+    text = str(caught.value)
+    assert "spoc.toml:2 [spoc.coordination.url]" in text and "url must be a" in text
+    assert "hunter2" not in text
+
+
 def test_file_locks_outside_development_are_a_warning(
     project: Project, caplog: pytest.LogCaptureFixture
 ) -> None:
