@@ -576,6 +576,20 @@ def test_the_coordination_url_must_match_the_backend(
     assert "hunter2" not in text
 
 
+def test_a_coordination_mistake_names_its_line_under_a_commented_header(
+    project: Project,
+) -> None:
+    project.toml(
+        """
+        [spoc.coordination]  # locks for @once and @leader
+        lease_seconds = 0
+        """
+    )
+    with pytest.raises(ConfigurationError, match=r"spoc\.E050") as caught:
+        create_app(project.base_dir)
+    assert "spoc.toml:2 [spoc.coordination.lease_seconds]" in str(caught.value)
+
+
 def test_file_locks_outside_development_are_a_warning(
     project: Project, caplog: pytest.LogCaptureFixture
 ) -> None:

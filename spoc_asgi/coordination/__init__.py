@@ -15,7 +15,7 @@ from typing import Any
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.checks import CheckMessage
-from spoc_asgi.config import _positive_seconds
+from spoc_asgi.config import seconds_value
 from spoc_asgi.coordination.base import Coordinator, Record, Session
 from spoc_asgi.coordination.choose import choose
 from spoc_asgi.coordination.leader import leader_step
@@ -73,7 +73,7 @@ def _coordinated(
         )
     wait = settings.wait_seconds
     if options.timeout is not None:
-        timeout = _positive_seconds(options.timeout)
+        timeout = seconds_value(options.timeout)
         if timeout is None:
             _shape_error(
                 framework,
