@@ -598,3 +598,12 @@ def test_file_locks_outside_development_are_a_warning(
     app = create_app(project.base_dir)
     assert "spoc.W030" in caplog.text
     assert [m.id for m in app.state.framework.reporter.messages] == ["spoc.W030"]
+
+
+def test_a_backend_with_no_marked_hook_warns_of_nothing(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    project.toml('[spoc]\nmode = "production"\n[spoc.coordination]\nbackend = "file"\n')
+    app = create_app(project.base_dir)
+    assert "spoc.W030" not in caplog.text
+    assert [m.id for m in app.state.framework.reporter.messages] == []

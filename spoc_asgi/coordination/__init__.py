@@ -144,7 +144,7 @@ def _shape_error(framework: Framework, uri: str, message: str) -> None:
 
 
 def _warn_single_host(framework: Framework, coordinator: Coordinator, marked: list[str]) -> None:
-    if coordinator.spans_hosts or framework.config.mode == "development":
+    if not marked or coordinator.spans_hosts or framework.config.mode == "development":
         return
     warning = CheckMessage(
         "spoc.W030",
