@@ -243,7 +243,7 @@ CATALOGUE: dict[str, CheckSpec] = {
             "spoc.E052",
             "a @once or @leader hook of the wrong shape",
             "@leader takes an `async def fn(app)` that runs until cancelled; @once a hook "
-            "with a startup part (not a shutdown hook).",
+            "with a startup part (not a shutdown hook), and `timeout=` a number of seconds > 0.",
         ),
         CheckSpec(
             "spoc.E053",

@@ -453,7 +453,7 @@ def _read_mode_and_debug(
 
 def _read_hook_timeout(config: Config, spoc: dict[str, Any], reporter: Reporter) -> None:
     value = spoc.get("hook_timeout", DEFAULT_HOOK_TIMEOUT)
-    seconds = _positive_seconds(value)
+    seconds = seconds_value(value)
     if seconds is None:
         reporter.report(
             "spoc.E011",
@@ -478,14 +478,17 @@ def _read_max_body_size(config: Config, spoc: dict[str, Any], reporter: Reporter
     config.max_body_size = value or None
 
 
-def _positive_seconds(value: object) -> float | None:
+def seconds_value(value: object, *, allow_zero: bool = False) -> float | None:
+    """``value`` as a finite number of seconds > 0 (or >= 0), else None (a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         seconds = float(value)
     except OverflowError:  # TOML integers are unbounded; no float holds this one
         return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        return None
+    return seconds
 
 
 # -- plugin groups --------------------------------------------------------------------

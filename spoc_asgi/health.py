@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import signal
 import threading
@@ -36,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from spoc_asgi.checks import CheckMessage
+from spoc_asgi.config import seconds_value
 from spoc_asgi.coordination.settings import key_line
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step
@@ -152,7 +152,7 @@ def _read_options(framework: Framework) -> dict[str, float]:
         if key not in _KEYS:
             continue  # reported with every [spoc] key (spoc.W004/E023, SPOC_KEYS)
         least = "> 0" if key == "ping_timeout" else ">= 0"
-        if not _seconds(value, allow_zero=key == "drain_seconds"):
+        if seconds_value(value, allow_zero=key == "drain_seconds") is None:
             _error(framework, f"{key} must be a number of seconds ({least}), not {value!r}", key)
             continue
         values[key] = float(value)
@@ -162,7 +162,7 @@ def _read_options(framework: Framework) -> dict[str, float]:
             seconds: object = float(raw)
         except ValueError:
             seconds = raw
-        if not _seconds(seconds, allow_zero=True):
+        if seconds_value(seconds, allow_zero=True) is None:
             message = f"{DRAIN_ENV} must be a number of seconds (>= 0), not {raw!r}"
             framework.reporter.error(
                 CheckMessage("spoc.E053", message, key=f"environment variable {DRAIN_ENV}")
@@ -170,16 +170,6 @@ def _read_options(framework: Framework) -> dict[str, float]:
         else:
             values["drain_seconds"] = float(raw)
     return values
-
-
-def _seconds(value: object, *, allow_zero: bool) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return False
-    return math.isfinite(seconds) and (seconds > 0 or (allow_zero and seconds == 0))
 
 
 def _error(framework: Framework, message: str, key: str | None) -> None:

@@ -438,6 +438,39 @@ def test_a_leader_hook_must_be_an_async_function(project: Project) -> None:
     assert "async def fn(app)" in str(caught.value)
 
 
+async def test_a_once_hook_may_hold_a_task_group_across_its_yield(
+    project: Project, tmp_path: Path
+) -> None:
+    log = tmp_path / "group.log"
+    module = project.module(
+        f"""
+        import anyio
+        import spoc_asgi
+
+        @spoc_asgi.once
+        async def worker(app):
+            async with anyio.create_task_group() as task_group:
+                task_group.start_soon(anyio.sleep_forever)
+                yield
+                task_group.cancel_scope.cancel()
+            with open({str(log)!r}, "a", encoding="utf-8") as file:
+                file.write("stopped\\n")
+        """
+    )
+    project.toml(
+        f"""
+        [spoc.coordination]
+        backend = "file"
+        namespace = "test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path = "{tmp_path / "locks"}"
+        [spoc.plugins]
+        hooks = ["{module}.worker"]
+        """
+    )
+    assert await run_all([create_app(project.base_dir)]) == [None]
+    assert log.read_text(encoding="utf-8") == "stopped\n"
+
+
 def test_a_once_hook_needs_a_startup_part(project: Project) -> None:
     module = project.module(
         """
@@ -477,6 +510,24 @@ def test_once_takes_its_own_timeout(project: Project) -> None:
     assert [step.start_timeout for step in steps] == [601.0, 6.0]
 
 
+@pytest.mark.parametrize("timeout", ['"600"', "0", "-5", "True", 'float("nan")'])
+def test_a_once_timeout_must_be_a_positive_number(project: Project, timeout: str) -> None:
+    module = project.module(
+        f"""
+        import spoc_asgi
+
+        @spoc_asgi.once(timeout={timeout})
+        async def migrate(app):
+            pass
+        """
+    )
+    project.toml(f'[spoc.plugins]\nhooks = ["{module}.migrate"]\n')
+    with pytest.raises(ConfigurationError, match=r"spoc\.E052") as caught:
+        create_app(project.base_dir)
+    assert "@once(timeout=...) must be a positive number of seconds" in str(caught.value)
+    assert f"{module}.migrate" in str(caught.value)
+
+
 ONCE_HOOK = "import spoc_asgi\n\n@spoc_asgi.once\nasync def migrate(app):\n    pass\n"
 
 
@@ -495,6 +546,50 @@ def test_postgres_coordination_needs_a_postgres_url(project: Project) -> None:
     assert "spoc.toml:2 [spoc.coordination.backend]" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("backend", "url"),
+    [
+        (None, "mysql://user:hunter2@db/app"),
+        (None, "postgress://user:hunter2@db/app"),
+        ("redis", "postgresql://user:hunter2@db/app"),
+        ("postgres", "redis://:hunter2@cache:6379/0"),
+    ],
+)
+def test_the_coordination_url_must_match_the_backend(
+    project: Project, backend: str | None, url: str
+) -> None:
+    module = project.module(ONCE_HOOK)
+    chosen = f'backend = "{backend}"' if backend else ""
+    project.toml(
+        f"""
+        [spoc.coordination]
+        url = "{url}"
+        {chosen}
+        [spoc.plugins]
+        hooks = ["{module}.migrate"]
+        """
+    )
+    with pytest.raises(ConfigurationError, match=r"spoc\.E051") as caught:
+        create_app(project.base_dir)
+    text = str(caught.value)
+    assert "spoc.toml:2 [spoc.coordination.url]" in text and "url must be a" in text
+    assert "hunter2" not in text
+
+
+def test_a_coordination_mistake_names_its_line_under_a_commented_header(
+    project: Project,
+) -> None:
+    project.toml(
+        """
+        [spoc.coordination]  # locks for @once and @leader
+        lease_seconds = 0
+        """
+    )
+    with pytest.raises(ConfigurationError, match=r"spoc\.E050") as caught:
+        create_app(project.base_dir)
+    assert "spoc.toml:2 [spoc.coordination.lease_seconds]" in str(caught.value)
+
+
 def test_file_locks_outside_development_are_a_warning(
     project: Project, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -503,3 +598,12 @@ def test_file_locks_outside_development_are_a_warning(
     app = create_app(project.base_dir)
     assert "spoc.W030" in caplog.text
     assert [m.id for m in app.state.framework.reporter.messages] == ["spoc.W030"]
+
+
+def test_a_backend_with_no_marked_hook_warns_of_nothing(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    project.toml('[spoc]\nmode = "production"\n[spoc.coordination]\nbackend = "file"\n')
+    app = create_app(project.base_dir)
+    assert "spoc.W030" not in caplog.text
+    assert [m.id for m in app.state.framework.reporter.messages] == []

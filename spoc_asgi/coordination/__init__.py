@@ -15,6 +15,7 @@ from typing import Any
 
 from spoc_asgi.backends import Backends
 from spoc_asgi.checks import CheckMessage
+from spoc_asgi.config import seconds_value
 from spoc_asgi.coordination.base import Coordinator, Record, Session
 from spoc_asgi.coordination.choose import choose
 from spoc_asgi.coordination.leader import leader_step
@@ -70,7 +71,18 @@ def _coordinated(
         _shape_error(
             framework, step.uri, "a @once hook needs a startup part; this one runs at shutdown"
         )
-    wait = options.timeout or settings.wait_seconds or framework.config.hook_timeout
+    wait = settings.wait_seconds
+    if options.timeout is not None:
+        timeout = seconds_value(options.timeout)
+        if timeout is None:
+            _shape_error(
+                framework,
+                step.uri,
+                f"@once(timeout=...) must be a positive number of seconds, not {options.timeout!r}",
+            )
+        wait = timeout if timeout is not None else wait
+    if wait is None:
+        wait = framework.config.hook_timeout
     name = deployment_name(framework, settings, step.uri, obj)
     return once_step(step, coordinator, name, wait, settings.retry_seconds)
 
@@ -132,7 +144,7 @@ def _shape_error(framework: Framework, uri: str, message: str) -> None:
 
 
 def _warn_single_host(framework: Framework, coordinator: Coordinator, marked: list[str]) -> None:
-    if coordinator.spans_hosts or framework.config.mode == "development":
+    if not marked or coordinator.spans_hosts or framework.config.mode == "development":
         return
     warning = CheckMessage(
         "spoc.W030",

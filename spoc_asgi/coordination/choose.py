@@ -17,6 +17,7 @@ from spoc_asgi.coordination.file import FileCoordinator
 from spoc_asgi.coordination.postgres import PostgresCoordinator
 from spoc_asgi.coordination.redis import RedisCoordinator
 from spoc_asgi.coordination.settings import CoordinationSettings, key_line
+from spoc_asgi.redaction import redact_text
 
 _POSTGRES_SCHEME = re.compile(r"^postgres(?:ql)?(?:\+\w+)?://")
 _REDIS_SCHEME = re.compile(r"^(?:rediss?|unix)://")
@@ -50,10 +51,19 @@ def cache_url(backends: Backends) -> str | None:
 def choose(settings: CoordinationSettings, backends: Backends, reporter: Reporter) -> Coordinator:
     kind = settings.backend
     url = settings.url
+    if url is not None:
+        scheme = _scheme(url)
+        if scheme is None or kind not in (None, "file", scheme):
+            wanted = {
+                None: "a postgresql:// or redis:// URL",
+                "postgres": "a postgresql:// URL, as backend is 'postgres'",
+                "redis": "a redis://, rediss:// or unix:// URL, as backend is 'redis'",
+            }[kind]
+            _error(settings, reporter, f"url must be {wanted}, not {redact_text(url)!r}", "url")
+            return FileCoordinator(settings.directory)  # reported; only a collecting check
+        kind = scheme if kind is None else kind
     if kind is None:
-        if url is not None:
-            kind = "postgres" if _POSTGRES_SCHEME.match(url) else "redis"
-        elif database_dsn(backends) is not None:
+        if database_dsn(backends) is not None:
             kind = "postgres"
         elif cache_url(backends) is not None:
             kind = "redis"
@@ -85,7 +95,16 @@ def choose(settings: CoordinationSettings, backends: Backends, reporter: Reporte
     return FileCoordinator(settings.directory)  # reported above; only a collecting check gets here
 
 
-def _error(settings: CoordinationSettings, reporter: Reporter, message: str) -> None:
-    line = key_line(settings.source, "spoc.coordination", "backend")
-    key = "spoc.coordination.backend" if line is not None else "spoc.coordination"
+def _scheme(url: str) -> str | None:
+    """The engine a URL's scheme names, if any."""
+    if _POSTGRES_SCHEME.match(url):
+        return "postgres"
+    return "redis" if _REDIS_SCHEME.match(url) else None
+
+
+def _error(
+    settings: CoordinationSettings, reporter: Reporter, message: str, name: str = "backend"
+) -> None:
+    line = key_line(settings.source, "spoc.coordination", name)
+    key = f"spoc.coordination.{name}" if line is not None else "spoc.coordination"
     reporter.error(CheckMessage("spoc.E051", message, file=settings.source, key=key, line=line))

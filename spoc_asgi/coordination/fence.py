@@ -26,9 +26,10 @@ class Fenced(Generic[T]):
 async def run_fenced(session: Session, name: str, work: Callable[[], Awaitable[T]]) -> Fenced[T]:
     """Await ``work()`` in this task while ``session`` watches the held lock ``name``.
 
-    The work runs in the calling task (a hook entered here is exited by the same task,
-    later); the watch runs beside it and cancels it the moment it returns. Exceptions are
-    returned, not raised: raised inside the task group they would come out wrapped.
+    The work runs in the calling task and ends within this call (it must not leave a
+    scope open: a ``@once`` hook's context is entered outside, see once.py); the watch
+    runs beside it and cancels it the moment it returns. Exceptions are returned, not
+    raised: raised inside the task group they would come out wrapped.
     """
     outcome: Fenced[T] = Fenced()
     async with anyio.create_task_group() as task_group:

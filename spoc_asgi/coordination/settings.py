@@ -5,9 +5,7 @@ Every key is optional; see docs/deployment.md. Mistakes are ``spoc.E050``.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spoc_asgi.checks import CheckMessage, Reporter
+from spoc_asgi.config import LineIndex, seconds_value
 
 BACKENDS = ("postgres", "redis", "file")
 DEPLOYMENT_ENV = "SPOC_DEPLOYMENT_ID"
@@ -50,22 +49,10 @@ def _user() -> str:
 
 
 def key_line(path: Path | None, table: str, key: str) -> int | None:
-    """The line of ``key = ...`` under the TOML header ``[table]``, if it is written so."""
+    """The line that defines ``key`` of the ``[spoc...]`` table ``table``, if found."""
     if path is None:
         return None
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    inside = False
-    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            inside = stripped.strip("[] ") == table
-        elif inside and pattern.match(line):
-            return number
-    return None
+    return LineIndex(path).line_of_key((*table.split("."), key))
 
 
 def read_settings(
@@ -99,7 +86,7 @@ def read_settings(
             else:
                 values[key] = value
         else:
-            seconds = _positive(value)
+            seconds = seconds_value(value)
             if seconds is None:
                 error(f"{key} must be a positive number of seconds, not {value!r}", key)
             else:
@@ -110,13 +97,3 @@ def read_settings(
     deployment = environ.get(DEPLOYMENT_ENV) or values.get("deployment_id", "")
     values["deployment_id"] = deployment
     return CoordinationSettings(source=toml_path, **values)
-
-
-def _positive(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
