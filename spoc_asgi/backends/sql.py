@@ -13,7 +13,7 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
   It costs a round trip per checkout (three on asyncpg, which pings inside a
   transaction); ``False`` saves them and lets the first request after a restart fail;
 * ``connect_timeout`` (seconds, default 10): bounds the startup check, and each new
-  PostgreSQL connection;
+  PostgreSQL connection (one that times out raises :class:`ConnectTimeoutError`);
 * ``statement_timeout`` (seconds, default 30; ``None`` disables): bounds every statement.
   PostgreSQL enforces it server-side (the ``statement_timeout`` setting of each
   connection) and asyncpg client-side half a second later (``command_timeout``), so a
@@ -109,6 +109,10 @@ _PRAGMA_VALUE = re.compile(r"[A-Za-z0-9_\-]+")
 
 class StatementTimeoutError(TimeoutError):
     """A statement ran past ``statement_timeout`` (the server was slow, stuck or frozen)."""
+
+
+class ConnectTimeoutError(TimeoutError):
+    """A new connection was not established within ``connect_timeout``."""
 
 
 class SQLDatabase:
@@ -286,6 +290,8 @@ class SQLDatabase:
                 # passed (see docs/reliability.md); the statement never left this
                 # process, and the connection has been dropped, so a retry is safe.
             return await self._run_alone(statement, params, read)
+        except ConnectTimeoutError:
+            raise  # opening a connection timed out, not a statement (see _on_connect)
         except (TimeoutError, DBAPIError) as exc:
             if not _is_timeout(exc):
                 raise
@@ -395,6 +401,7 @@ class SQLDatabase:
         bare = create_async_engine(self.url, **self._engine_kwargs)
         _on_driver_errors(bare)
         if not self.is_sqlite:
+            _on_connect(bare, self.display_url, self.connect_timeout)
             return bare, bare
         _on_sqlite_connect(bare, self._pragmas)
         engine = bare.execution_options()  # shares the pool; its listeners are its own
@@ -468,6 +475,26 @@ def _on_sqlite_connect(engine: AsyncEngine, pragmas: Mapping[str, str | int]) ->
         for name, value in pragmas.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
+
+
+def _on_connect(engine: AsyncEngine, display_url: str, connect_timeout: float) -> None:
+    """Report a new connection that timed out as :class:`ConnectTimeoutError`.
+
+    The driver raises a bare ``TimeoutError`` for it, as for a statement, and both can
+    happen in one call (a checkout opens a connection, then the statement runs).
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def do_connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except TimeoutError as exc:
+            limit = cparams.get("timeout", connect_timeout)
+            shown = f"{limit:g}" if isinstance(limit, (int, float)) else str(limit)
+            raise ConnectTimeoutError(
+                f"sql database at {display_url}: no new connection within "
+                f"{shown}s (connect_timeout)"
+            ) from exc
 
 
 def _on_driver_errors(engine: AsyncEngine) -> None:
@@ -611,4 +638,4 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) and not str(exc)
+    return isinstance(exc, ConnectTimeoutError) or (isinstance(exc, TimeoutError) and not str(exc))

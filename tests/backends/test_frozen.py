@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from spoc_asgi import create_app
 from spoc_asgi.backends.redis import RedisCache
-from spoc_asgi.backends.sql import SQLDatabase, StatementTimeoutError
+from spoc_asgi.backends.sql import ConnectTimeoutError, SQLDatabase, StatementTimeoutError
 from tests.backends.conftest import RedisServer, unique
 from tests.conftest import Project
 from tests.proxy import FreezableProxy
@@ -96,6 +96,36 @@ async def frozen_transaction(postgres_url: str, pg_proxy: FreezableProxy) -> Non
     finally:
         pg_proxy.thaw()
         await database.disconnect()
+
+
+@pytest.mark.postgres
+async def test_a_new_connection_to_frozen_postgres_fails_naming_connect_timeout(
+    postgres_url: str,
+) -> None:
+    async with proxy_to(postgres_url) as pg_proxy:
+        database = SQLDatabase(
+            url=through(postgres_url, pg_proxy), connect_timeout=1, statement_timeout=5
+        )
+        await database.connect()
+        try:
+            await database.engine.dispose()  # no pooled connection: the next one is new
+            pg_proxy.freeze()
+            started = time.monotonic()
+            with anyio.fail_after(HANG_GUARD), pytest.raises(ConnectTimeoutError) as raised:
+                await database.fetch_one("SELECT 1 AS one")
+            assert time.monotonic() - started < 1 + 1
+            message = str(raised.value)
+            assert "connect_timeout" in message and "statement_timeout" not in message
+            assert f"127.0.0.1:{pg_proxy.port}" in message
+            assert database.display_url in message
+            assert not isinstance(raised.value, StatementTimeoutError)
+
+            pg_proxy.thaw()
+            with anyio.fail_after(HANG_GUARD):
+                assert await database.fetch_one("SELECT 2 AS two") == {"two": 2}
+        finally:
+            pg_proxy.thaw()
+            await database.disconnect()
 
 
 @pytest.mark.postgres
