@@ -75,6 +75,9 @@ STATEMENT_TIMEOUT_GRACE = 0.5
 # closed after its pre-ping): a server closing every connection at once (a restart,
 # pg_terminate_backend) can catch a second pooled connection in the same state.
 NEVER_SENT_RETRIES = 2
+# asyncpg's command_timeout and connect timeout raise asyncio.TimeoutError, which is
+# not the builtin TimeoutError before Python 3.11: catch both.
+TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
 
 try:
     from sqlalchemy import event, text
@@ -220,7 +223,7 @@ class SQLDatabase:
             with anyio.fail_after(self.connect_timeout):
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, TimeoutError):
+        except (SQLAlchemyError, OSError, *TIMEOUT_ERRORS):
             return False
         return True
 
@@ -292,7 +295,7 @@ class SQLDatabase:
             return await self._run_alone(statement, params, read)
         except ConnectTimeoutError:
             raise  # opening a connection timed out, not a statement (see _on_connect)
-        except (TimeoutError, DBAPIError) as exc:
+        except (*TIMEOUT_ERRORS, DBAPIError) as exc:
             if not _is_timeout(exc):
                 raise
             raise StatementTimeoutError(
@@ -488,7 +491,7 @@ def _on_connect(engine: AsyncEngine, display_url: str, connect_timeout: float) -
     def do_connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         try:
             return dialect.connect(*cargs, **cparams)
-        except TimeoutError as exc:
+        except TIMEOUT_ERRORS as exc:
             limit = cparams.get("timeout", connect_timeout)
             shown = f"{limit:g}" if isinstance(limit, (int, float)) else str(limit)
             raise ConnectTimeoutError(
@@ -518,7 +521,7 @@ def _on_driver_errors(engine: AsyncEngine) -> None:
         # A timed-out or broken asyncpg connection would spend 2 s in SQLAlchemy's
         # graceful close (waiting for a frozen server); close its socket at once.
         if exception is not None and (
-            isinstance(exception, TimeoutError) or _protocol_broken(exception)
+            isinstance(exception, TIMEOUT_ERRORS) or _protocol_broken(exception)
         ):
             terminate = getattr(
                 getattr(dbapi_connection, "driver_connection", None), "terminate", None
@@ -555,7 +558,7 @@ def _never_sent(exc: DBAPIError) -> bool:
 def _is_timeout(exc: BaseException) -> bool:
     """A client-side timeout, PostgreSQL's statement_timeout, or SQLite's interrupt."""
     for cause in _causes(exc):
-        if isinstance(cause, TimeoutError):
+        if isinstance(cause, TIMEOUT_ERRORS):
             return True
         name, text = type(cause).__name__, str(cause)
         if name == "QueryCanceledError" and "statement timeout" in text:
@@ -638,4 +641,6 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    return isinstance(exc, ConnectTimeoutError) or (isinstance(exc, TimeoutError) and not str(exc))
+    return isinstance(exc, ConnectTimeoutError) or (
+        isinstance(exc, TIMEOUT_ERRORS) and not str(exc)
+    )

@@ -129,6 +129,28 @@ async def test_a_new_connection_to_frozen_postgres_fails_naming_connect_timeout(
 
 
 @pytest.mark.postgres
+async def test_ping_on_frozen_postgres_answers_false_once_the_driver_times_out(
+    postgres_url: str,
+) -> None:
+    # asyncpg's command_timeout (statement_timeout + 0.5 s) fires first, with
+    # asyncio.TimeoutError: not the builtin TimeoutError before Python 3.11.
+    async with proxy_to(postgres_url) as pg_proxy:
+        database = SQLDatabase(
+            url=through(postgres_url, pg_proxy), connect_timeout=10, statement_timeout=0.5
+        )
+        await database.connect()
+        try:
+            pg_proxy.freeze()
+            started = time.monotonic()
+            with anyio.fail_after(HANG_GUARD):
+                assert await database.ping() is False
+            assert time.monotonic() - started < 0.5 + 0.5 + 1
+        finally:
+            pg_proxy.thaw()
+            await database.disconnect()
+
+
+@pytest.mark.postgres
 async def test_the_server_enforces_statement_timeout(postgres_url: str) -> None:
     database = SQLDatabase(url=postgres_url, statement_timeout=0.3)
     await database.connect()
