@@ -78,6 +78,8 @@ NEVER_SENT_RETRIES = 2
 # asyncpg's command_timeout and connect timeout raise asyncio.TimeoutError, which is
 # not the builtin TimeoutError before Python 3.11: catch both.
 TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
+# Where each SQLite connection's interrupt() is kept, in its pool record's info.
+SQLITE_INTERRUPT = "spoc_asgi.sqlite_interrupt"
 
 try:
     from sqlalchemy import event, text
@@ -322,9 +324,7 @@ class SQLDatabase:
         """
         if not self.is_sqlite or self.statement_timeout is None:
             return await connection.execute(statement, params)
-        raw = await connection.get_raw_connection()
-        sqlite_connection = getattr(raw.driver_connection, "_conn", None)
-        interrupt = getattr(sqlite_connection, "interrupt", None)
+        interrupt = connection.info.get(SQLITE_INTERRUPT)  # set by _on_sqlite_connect
         if interrupt is None:  # pragma: no cover - depends on the aiosqlite version
             return await connection.execute(statement, params)
         # sqlite3's interrupt() is safe to call from any thread; the statement then
@@ -478,6 +478,10 @@ def _on_sqlite_connect(engine: AsyncEngine, pragmas: Mapping[str, str | int]) ->
         for name, value in pragmas.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
+        # For statement_timeout (see _bounded): aiosqlite has no public interrupt(), so
+        # sqlite3's is taken from its private connection, once per connection.
+        sqlite_connection = getattr(record.driver_connection, "_conn", None)
+        record.info[SQLITE_INTERRUPT] = getattr(sqlite_connection, "interrupt", None)
 
 
 def _on_connect(engine: AsyncEngine, display_url: str, connect_timeout: float) -> None:

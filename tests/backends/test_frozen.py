@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from spoc_asgi import create_app
 from spoc_asgi.backends.redis import RedisCache
@@ -27,6 +29,9 @@ from tests.test_lifespan import serve_lifespan
 pytestmark = pytest.mark.slow
 
 HANG_GUARD = 30  # a hang fails the test instead of stalling the run
+FOREVER = (  # a SQLite statement that never ends on its own
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
+)
 
 
 def proxy_to(postgres_url: str) -> FreezableProxy:
@@ -177,17 +182,40 @@ async def test_statement_timeout_none_leaves_the_server_default(postgres_url: st
 async def test_a_long_sqlite_statement_is_interrupted(tmp_path: object) -> None:
     database = SQLDatabase(url="sqlite+aiosqlite://", statement_timeout=0.3)
     await database.connect()
-    forever = (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) AS n FROM c"
-    )
     try:
         started = time.monotonic()
         with anyio.fail_after(HANG_GUARD), pytest.raises(StatementTimeoutError) as raised:
-            await database.fetch_one(forever)
+            await database.fetch_one(FOREVER)
         assert time.monotonic() - started < 0.3 + 1
         assert "sqlite+aiosqlite://" in str(raised.value)
         assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+    finally:
+        await database.disconnect()
+
+
+async def test_sqlite_statements_are_bounded_without_fetching_the_raw_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interrupt is looked up once per connection, when it opens; fetching the raw
+    # connection for each statement costs a greenlet switch.
+    database = SQLDatabase(
+        url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}", statement_timeout=0.3
+    )
+    await database.connect()
+
+    async def refused(self: AsyncConnection) -> object:
+        raise AssertionError("get_raw_connection() called for a statement")
+
+    monkeypatch.setattr(AsyncConnection, "get_raw_connection", refused)
+    try:
+        for _ in range(3):
+            assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+        async with database.transaction():
+            assert await database.fetch_one("SELECT 2 AS two") == {"two": 2}
+        started = time.monotonic()
+        with anyio.fail_after(HANG_GUARD), pytest.raises(StatementTimeoutError):
+            await database.fetch_one(FOREVER)
+        assert time.monotonic() - started < 0.3 + 1
     finally:
         await database.disconnect()
 
