@@ -17,12 +17,16 @@ _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
 _SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
 # user:password@host in any URL-looking text; the user name stays, it helps debugging.
 # A password may hold any character (quotes, "<", ">", whitespace, "@", "/", raw or
-# percent-encoded), so it runs to the *last* "@" before the next "://", as urllib
-# parses an authority: what the mask swallows by mistake is never a leak. One to
-# three slashes after the scheme: a mistyped "postgresql+asyncpg:/user:pw@host" too.
+# percent-encoded), so it runs to the *last* "@" on its line before the next "://", as
+# urllib parses an authority: what the mask swallows by mistake is never a leak. A
+# password never holds a line break, so the mask stops at one (a traceback's later
+# "@decorator" line stays). "host:8080/..." is a port, not a password: digits ending
+# where an authority can end. One to three slashes after the scheme: a mistyped
+# "postgresql+asyncpg:/user:pw@host" too. "[" is no user name character: "[::1]:6379".
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,3}[^:/?#@\s'\"<>]*:)"
-    r"(?:(?!://)[\s\S]){0,2000}(?P<at>@)"
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,3}[^:/?#@\s'\"<>\[\]]*:)"
+    r"(?![0-9]+(?:[/?#\s'\"<>]|\Z))"
+    r"(?:(?!://)[^\r\n]){0,2000}(?P<at>@)"
 )
 # A quoted string literal, as repr() writes it.
 _QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""

@@ -212,3 +212,63 @@ def test_url_passwords_with_url_delimiters_are_masked(password: str) -> None:
     # SQLAlchemy's make_url accepts these; the redacted text must not show any of them.
     redacted = redact_text(f"postgresql+asyncpg://app:{password}@db/app")
     assert redacted == "postgresql+asyncpg://app:***@db/app"
+
+
+# -- what the URL mask must not swallow ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET http://api:8080/x returned 500; contact ops@example.com",
+        "GET http://api:8080 returned 500; contact ops@example.com",
+        "url 'http://api:8080' failed, mail ops@example.com",
+        "see <http://api:8080> or ops@example.com",
+        "http://api:8080?q=1 ops@example.com",
+        "http://api:8080#top ops@example.com",
+        "redis://[::1]:6379/0 is down, mail ops@example.com",
+        "postgresql://app@db:5432/prod and ops@example.com",
+    ],
+)
+def test_a_port_is_not_a_password(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_the_mask_stops_at_a_line_break() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "tests/test_app.py", line 12, in test_health\n'
+        '    response = client.get("http://localhost:8000/health")\n'
+        '  File "app/views.py", line 3, in <module>\n'
+        "    @functools.wraps(view)\n"
+        "ValueError: boom\n"
+    )
+    assert redact_text(traceback) == traceback
+    # Without a port, only the line break ends the password run.
+    text = "fetching http://host:path-like\nthen @decorator\n"
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("password", "after"),
+    [
+        ("123456", "@db/app"),  # digits only, then the host: a password
+        ("8080", "@db:5432/app"),
+        ("12:34", "@db/app"),
+        ("1@2", "@db/app"),
+        ("p@ss:w0rd", "@db/app"),
+        ("a:b@c", "@db/app"),
+        ("%40%3A%2F", "@db/app"),  # percent-encoded "@:/"
+        ("12%2F34", "@db/app"),
+        ("pa ss", "@db/app"),
+        ("'<x>'", "@db/app"),
+    ],
+)
+def test_passwords_of_any_shape_are_still_masked(password: str, after: str) -> None:
+    for scheme in ("postgresql+asyncpg://", "redis://", "postgresql+asyncpg:/"):
+        for user in ("app", ""):
+            url = f"{scheme}{user}:{password}{after}"
+            assert redact_text(url) == f"{scheme}{user}:{MASK}{after}"
+            assert redact_text(f"cannot reach {url}: refused\nnext line @here") == (
+                f"cannot reach {scheme}{user}:{MASK}{after}: refused\nnext line @here"
+            )

@@ -13,7 +13,7 @@ Options (``DATABASE_CONFIG = {"sql": {...}}``):
   It costs a round trip per checkout (three on asyncpg, which pings inside a
   transaction); ``False`` saves them and lets the first request after a restart fail;
 * ``connect_timeout`` (seconds, default 10): bounds the startup check, and each new
-  PostgreSQL connection;
+  PostgreSQL connection (one that times out raises :class:`ConnectTimeoutError`);
 * ``statement_timeout`` (seconds, default 30; ``None`` disables): bounds every statement.
   PostgreSQL enforces it server-side (the ``statement_timeout`` setting of each
   connection) and asyncpg client-side half a second later (``command_timeout``), so a
@@ -75,6 +75,11 @@ STATEMENT_TIMEOUT_GRACE = 0.5
 # closed after its pre-ping): a server closing every connection at once (a restart,
 # pg_terminate_backend) can catch a second pooled connection in the same state.
 NEVER_SENT_RETRIES = 2
+# asyncpg's command_timeout and connect timeout raise asyncio.TimeoutError, which is
+# not the builtin TimeoutError before Python 3.11: catch both.
+TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
+# Where each SQLite connection's interrupt() is kept, in its pool record's info.
+SQLITE_INTERRUPT = "spoc_asgi.sqlite_interrupt"
 
 try:
     from sqlalchemy import event, text
@@ -109,6 +114,10 @@ _PRAGMA_VALUE = re.compile(r"[A-Za-z0-9_\-]+")
 
 class StatementTimeoutError(TimeoutError):
     """A statement ran past ``statement_timeout`` (the server was slow, stuck or frozen)."""
+
+
+class ConnectTimeoutError(TimeoutError):
+    """A new connection was not established within ``connect_timeout``."""
 
 
 class SQLDatabase:
@@ -216,7 +225,7 @@ class SQLDatabase:
             with anyio.fail_after(self.connect_timeout):
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, TimeoutError):
+        except (SQLAlchemyError, OSError, *TIMEOUT_ERRORS):
             return False
         return True
 
@@ -286,7 +295,9 @@ class SQLDatabase:
                 # passed (see docs/reliability.md); the statement never left this
                 # process, and the connection has been dropped, so a retry is safe.
             return await self._run_alone(statement, params, read)
-        except (TimeoutError, DBAPIError) as exc:
+        except ConnectTimeoutError:
+            raise  # opening a connection timed out, not a statement (see _on_connect)
+        except (*TIMEOUT_ERRORS, DBAPIError) as exc:
             if not _is_timeout(exc):
                 raise
             raise StatementTimeoutError(
@@ -313,9 +324,7 @@ class SQLDatabase:
         """
         if not self.is_sqlite or self.statement_timeout is None:
             return await connection.execute(statement, params)
-        raw = await connection.get_raw_connection()
-        sqlite_connection = getattr(raw.driver_connection, "_conn", None)
-        interrupt = getattr(sqlite_connection, "interrupt", None)
+        interrupt = connection.info.get(SQLITE_INTERRUPT)  # set by _on_sqlite_connect
         if interrupt is None:  # pragma: no cover - depends on the aiosqlite version
             return await connection.execute(statement, params)
         # sqlite3's interrupt() is safe to call from any thread; the statement then
@@ -395,6 +404,7 @@ class SQLDatabase:
         bare = create_async_engine(self.url, **self._engine_kwargs)
         _on_driver_errors(bare)
         if not self.is_sqlite:
+            _on_connect(bare, self.display_url, self.connect_timeout)
             return bare, bare
         _on_sqlite_connect(bare, self._pragmas)
         engine = bare.execution_options()  # shares the pool; its listeners are its own
@@ -468,6 +478,30 @@ def _on_sqlite_connect(engine: AsyncEngine, pragmas: Mapping[str, str | int]) ->
         for name, value in pragmas.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
+        # For statement_timeout (see _bounded): aiosqlite has no public interrupt(), so
+        # sqlite3's is taken from its private connection, once per connection.
+        sqlite_connection = getattr(record.driver_connection, "_conn", None)
+        record.info[SQLITE_INTERRUPT] = getattr(sqlite_connection, "interrupt", None)
+
+
+def _on_connect(engine: AsyncEngine, display_url: str, connect_timeout: float) -> None:
+    """Report a new connection that timed out as :class:`ConnectTimeoutError`.
+
+    The driver raises a bare ``TimeoutError`` for it, as for a statement, and both can
+    happen in one call (a checkout opens a connection, then the statement runs).
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def do_connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except TIMEOUT_ERRORS as exc:
+            limit = cparams.get("timeout", connect_timeout)
+            shown = f"{limit:g}" if isinstance(limit, (int, float)) else str(limit)
+            raise ConnectTimeoutError(
+                f"sql database at {display_url}: no new connection within "
+                f"{shown}s (connect_timeout)"
+            ) from exc
 
 
 def _on_driver_errors(engine: AsyncEngine) -> None:
@@ -491,7 +525,7 @@ def _on_driver_errors(engine: AsyncEngine) -> None:
         # A timed-out or broken asyncpg connection would spend 2 s in SQLAlchemy's
         # graceful close (waiting for a frozen server); close its socket at once.
         if exception is not None and (
-            isinstance(exception, TimeoutError) or _protocol_broken(exception)
+            isinstance(exception, TIMEOUT_ERRORS) or _protocol_broken(exception)
         ):
             terminate = getattr(
                 getattr(dbapi_connection, "driver_connection", None), "terminate", None
@@ -528,7 +562,7 @@ def _never_sent(exc: DBAPIError) -> bool:
 def _is_timeout(exc: BaseException) -> bool:
     """A client-side timeout, PostgreSQL's statement_timeout, or SQLite's interrupt."""
     for cause in _causes(exc):
-        if isinstance(cause, TimeoutError):
+        if isinstance(cause, TIMEOUT_ERRORS):
             return True
         name, text = type(cause).__name__, str(cause)
         if name == "QueryCanceledError" and "statement timeout" in text:
@@ -611,4 +645,6 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) and not str(exc)
+    return isinstance(exc, ConnectTimeoutError) or (
+        isinstance(exc, TIMEOUT_ERRORS) and not str(exc)
+    )

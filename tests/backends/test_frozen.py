@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from spoc_asgi import create_app
 from spoc_asgi.backends.redis import RedisCache
-from spoc_asgi.backends.sql import SQLDatabase, StatementTimeoutError
+from spoc_asgi.backends.sql import ConnectTimeoutError, SQLDatabase, StatementTimeoutError
 from tests.backends.conftest import RedisServer, unique
 from tests.conftest import Project
 from tests.proxy import FreezableProxy
@@ -27,6 +29,9 @@ from tests.test_lifespan import serve_lifespan
 pytestmark = pytest.mark.slow
 
 HANG_GUARD = 30  # a hang fails the test instead of stalling the run
+FOREVER = (  # a SQLite statement that never ends on its own
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
+)
 
 
 def proxy_to(postgres_url: str) -> FreezableProxy:
@@ -99,6 +104,58 @@ async def frozen_transaction(postgres_url: str, pg_proxy: FreezableProxy) -> Non
 
 
 @pytest.mark.postgres
+async def test_a_new_connection_to_frozen_postgres_fails_naming_connect_timeout(
+    postgres_url: str,
+) -> None:
+    async with proxy_to(postgres_url) as pg_proxy:
+        database = SQLDatabase(
+            url=through(postgres_url, pg_proxy), connect_timeout=1, statement_timeout=5
+        )
+        await database.connect()
+        try:
+            await database.engine.dispose()  # no pooled connection: the next one is new
+            pg_proxy.freeze()
+            started = time.monotonic()
+            with anyio.fail_after(HANG_GUARD), pytest.raises(ConnectTimeoutError) as raised:
+                await database.fetch_one("SELECT 1 AS one")
+            assert time.monotonic() - started < 1 + 1
+            message = str(raised.value)
+            assert "connect_timeout" in message and "statement_timeout" not in message
+            assert f"127.0.0.1:{pg_proxy.port}" in message
+            assert database.display_url in message
+            assert not isinstance(raised.value, StatementTimeoutError)
+
+            pg_proxy.thaw()
+            with anyio.fail_after(HANG_GUARD):
+                assert await database.fetch_one("SELECT 2 AS two") == {"two": 2}
+        finally:
+            pg_proxy.thaw()
+            await database.disconnect()
+
+
+@pytest.mark.postgres
+async def test_ping_on_frozen_postgres_answers_false_once_the_driver_times_out(
+    postgres_url: str,
+) -> None:
+    # asyncpg's command_timeout (statement_timeout + 0.5 s) fires first, with
+    # asyncio.TimeoutError: not the builtin TimeoutError before Python 3.11.
+    async with proxy_to(postgres_url) as pg_proxy:
+        database = SQLDatabase(
+            url=through(postgres_url, pg_proxy), connect_timeout=10, statement_timeout=0.5
+        )
+        await database.connect()
+        try:
+            pg_proxy.freeze()
+            started = time.monotonic()
+            with anyio.fail_after(HANG_GUARD):
+                assert await database.ping() is False
+            assert time.monotonic() - started < 0.5 + 0.5 + 1
+        finally:
+            pg_proxy.thaw()
+            await database.disconnect()
+
+
+@pytest.mark.postgres
 async def test_the_server_enforces_statement_timeout(postgres_url: str) -> None:
     database = SQLDatabase(url=postgres_url, statement_timeout=0.3)
     await database.connect()
@@ -125,17 +182,40 @@ async def test_statement_timeout_none_leaves_the_server_default(postgres_url: st
 async def test_a_long_sqlite_statement_is_interrupted(tmp_path: object) -> None:
     database = SQLDatabase(url="sqlite+aiosqlite://", statement_timeout=0.3)
     await database.connect()
-    forever = (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) AS n FROM c"
-    )
     try:
         started = time.monotonic()
         with anyio.fail_after(HANG_GUARD), pytest.raises(StatementTimeoutError) as raised:
-            await database.fetch_one(forever)
+            await database.fetch_one(FOREVER)
         assert time.monotonic() - started < 0.3 + 1
         assert "sqlite+aiosqlite://" in str(raised.value)
         assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+    finally:
+        await database.disconnect()
+
+
+async def test_sqlite_statements_are_bounded_without_fetching_the_raw_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interrupt is looked up once per connection, when it opens; fetching the raw
+    # connection for each statement costs a greenlet switch.
+    database = SQLDatabase(
+        url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}", statement_timeout=0.3
+    )
+    await database.connect()
+
+    async def refused(self: AsyncConnection) -> object:
+        raise AssertionError("get_raw_connection() called for a statement")
+
+    monkeypatch.setattr(AsyncConnection, "get_raw_connection", refused)
+    try:
+        for _ in range(3):
+            assert await database.fetch_one("SELECT 1 AS one") == {"one": 1}
+        async with database.transaction():
+            assert await database.fetch_one("SELECT 2 AS two") == {"two": 2}
+        started = time.monotonic()
+        with anyio.fail_after(HANG_GUARD), pytest.raises(StatementTimeoutError):
+            await database.fetch_one(FOREVER)
+        assert time.monotonic() - started < 0.3 + 1
     finally:
         await database.disconnect()
 
