@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -27,6 +28,7 @@ class Odd:
 
 
 odd = Odd()
+
 print("printed on import")
 """
 
@@ -79,3 +81,27 @@ def test_plugins_json_survives_printing_plugins_and_cyclic_options(
     (entry,) = group["plugins"]
     assert entry["options"]["cyclic"] == ["<circular reference>"]
     assert "<nested too deeply>" in json.dumps(entry["options"]["deep"])
+
+
+def test_plugins_json_describes_a_plugin_whose_attribute_hooks_raise(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.13's inspect looks up __partialmethod__ on whatever it is asked about
+    # (functools._unwrap_partialmethod), so Odd's __getattr__ raises inside inspect;
+    # the same lookup is made here on every Python.
+    real = inspect.isasyncgenfunction
+
+    def as_on_python_313(obj: object) -> bool:
+        getattr(obj, "__partialmethod__", None)
+        return real(obj)
+
+    monkeypatch.setattr(inspect, "isasyncgenfunction", as_on_python_313)
+    module = project.module(MODULE)
+    project.toml(f'[spoc.plugins]\nvalidators = ["{module}.odd"]\n')
+    code = main(["plugins", "--json", "--base-dir", str(project.base_dir)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    (group,) = json.loads(out)["groups"]
+    (entry,) = group["plugins"]
+    assert entry["kind"] == "instance"
+    assert entry["object"] == f"{module}.Odd"

@@ -36,6 +36,13 @@ def dotted_name(obj: Any) -> str:
 
 def describe(group: str, obj: Any) -> tuple[str, str]:
     """(kind, object) for what a URI resolved to, e.g. ("async function", "app.mw.auth")."""
+    try:
+        return _describe(group, obj)
+    except Exception:  # the plugin's own attribute hooks raised: say what it is, no more
+        return "instance", f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _describe(group: str, obj: Any) -> tuple[str, str]:
     if isinstance(obj, Middleware):
         return "Middleware instance", dotted_name(obj.cls)
     if isinstance(obj, ModuleType):
