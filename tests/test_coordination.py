@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from spoc_asgi.coordination import _digest
 from spoc_asgi.coordination.choose import postgres_dsn
 from spoc_asgi.coordination.postgres import lock_id
 from spoc_asgi.coordination.settings import read_settings
-from tests.backends.conftest import RedisServer, unique
+from tests.backends.conftest import RedisServer, own_redis_server
 from tests.conftest import Project
 
 HOOKS = """
@@ -150,14 +149,7 @@ def deployment(request: pytest.FixtureRequest, project: Project, tmp_path: Path)
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own, to pause."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("SPOC_REQUIRE_SERVICES") == "1":
-            pytest.fail("redis-server is not installed and SPOC_REQUIRE_SERVICES=1")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path, password=unique("pw"))
-    server.start()
-    yield server
-    server.kill()
+    yield from own_redis_server(tmp_path)
 
 
 async def run_all(

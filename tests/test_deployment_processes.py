@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +30,7 @@ import httpx
 import pytest
 from uvicorn.config import STARTUP_FAILURE
 
-from tests.backends.conftest import RedisServer, unique
+from tests.backends.conftest import RedisServer, own_redis_server
 
 pytestmark = pytest.mark.slow
 
@@ -397,14 +396,7 @@ def test_gunicorn_with_uvicorn_workers(tmp_path: Path, engine_url: tuple[str, st
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        if os.environ.get("SPOC_REQUIRE_SERVICES") == "1":
-            pytest.fail("redis-server is not installed and SPOC_REQUIRE_SERVICES=1")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path, password=unique("pw"))
-    server.start()
-    yield server
-    server.kill()
+    yield from own_redis_server(tmp_path)
 
 
 def test_readiness_follows_redis_and_turns_503_at_sigterm(

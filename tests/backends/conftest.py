@@ -148,8 +148,8 @@ class RedisServer:
             self.process = None
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A throwaway redis-server for one test (the body of each such fixture)."""
     if shutil.which("redis-server") is None:
         if os.environ.get("SPOC_REQUIRE_SERVICES") == "1":
             pytest.fail("redis-server is not installed and SPOC_REQUIRE_SERVICES=1")
@@ -158,3 +158,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from own_redis_server(tmp_path)
