@@ -144,25 +144,34 @@ SOCKET_ERRORS = re.compile(r"Socket errors:.*")
 
 def wrk(url: str, seconds: int, script: Path) -> float:
     """Requests per second from one wrk run; any error response fails the run."""
+    output = run_wrk(url + PATH, seconds, script)
+    rate = REQUESTS_PER_SECOND.search(output)
+    if rate is None:
+        raise RuntimeError(f"no Requests/sec in wrk's output:\n{output}")
+    return float(rate.group(1))
+
+
+def run_wrk(
+    target: str, seconds: int, script: Path, *extra: str, connections: int = CONNECTIONS
+) -> str:
+    """wrk's output for one run pinned to CPU 0; an error response or socket error fails it."""
     command = [
         *pinned(0),
         "wrk",
         "-t1",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{seconds}s",
+        *extra,
         "-s",
         str(script),
-        url + PATH,
+        target,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
     for problem in (NON_2XX, SOCKET_ERRORS):
         found = problem.search(done.stdout)
         if found:
-            raise RuntimeError(f"wrk against {url}: {found.group(0)}\n{done.stdout}")
-    rate = REQUESTS_PER_SECOND.search(done.stdout)
-    if rate is None:
-        raise RuntimeError(f"no Requests/sec in wrk's output:\n{done.stdout}{done.stderr}")
-    return float(rate.group(1))
+            raise RuntimeError(f"wrk against {target}: {found.group(0)}\n{done.stdout}")
+    return done.stdout + done.stderr
 
 
 def check_same_stack() -> None:

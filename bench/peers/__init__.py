@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 
 from bench.backends import POSTGRES_URL, REDIS_URL, reachable
 from bench.harness import Row, Settings, compared, interleave, skipped
-from bench.http import pinned, server
+from bench.http import run_wrk, server
 from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 
 SPOC = "spoc_asgi (TOML)"
@@ -59,32 +58,15 @@ end
 
 REQUESTS_PER_SECOND = re.compile(r"Requests/sec:\s*([\d.]+)")
 P99 = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
-SOCKET_ERRORS = re.compile(r"Socket errors:.*")
 TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(url: str, seconds: int, script: Path) -> tuple[float, float]:
     """(requests/s, p99 in ms) of one wrk run; any error response fails the run."""
-    command = [
-        *pinned(0),
-        "wrk",
-        "-t1",
-        f"-c{CONNECTIONS}",
-        f"-d{seconds}s",
-        "--latency",
-        "-s",
-        str(script),
-        url + PATH,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 30)
-    for problem in (NON_2XX, SOCKET_ERRORS):
-        found = problem.search(done.stdout)
-        if found:
-            raise RuntimeError(f"wrk against {url}: {found.group(0)}\n{done.stdout}")
-    rate, p99 = REQUESTS_PER_SECOND.search(done.stdout), P99.search(done.stdout)
+    output = run_wrk(url + PATH, seconds, script, "--latency", connections=CONNECTIONS)
+    rate, p99 = REQUESTS_PER_SECOND.search(output), P99.search(output)
     if rate is None or p99 is None:
-        raise RuntimeError(f"no Requests/sec or 99% in wrk's output:\n{done.stdout}{done.stderr}")
+        raise RuntimeError(f"no Requests/sec or 99% in wrk's output:\n{output}")
     return float(rate.group(1)), float(p99.group(1)) * TO_MS[p99.group(2)]
 
 
