@@ -8,9 +8,9 @@ one lifespan :class:`~spoc_asgi.lifespan.Runtime`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,20 +20,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from spoc_asgi.backends import Backends
 from spoc_asgi.body_limit import BodySizeLimit
 from spoc_asgi.compat import refuse_removed_keywords
-from spoc_asgi.coordination import coordinate
 from spoc_asgi.errors import SpocError
 from spoc_asgi.framework import Framework, Schema
-from spoc_asgi.health import health_steps
+from spoc_asgi.hooks import Step
 from spoc_asgi.lifespan import Lifespan, Runtime, run_inside
 from spoc_asgi.logs import logger, make_visible
+from spoc_asgi.markers import is_coordinated
 from spoc_asgi.redaction import redact_lifespan_failures
 from spoc_asgi.registry import build
 
 PathLike = str | os.PathLike[str]
 
 
-@dataclass
-class Parts:
+class Parts(NamedTuple):
     framework: Framework
     middleware: list[Middleware]
     routes: list[BaseRoute]
@@ -56,7 +55,7 @@ def assemble(
     runtime = Runtime(
         framework,
         backends,
-        [*coordinate(framework, backends, built.hooks), *health_steps(framework)],
+        [*_coordinated(framework, backends, built.hooks), *_health(framework)],
         inner=inner_lifespan,
         inner_name=inner_name,
     )
@@ -65,6 +64,28 @@ def assemble(
     if limit is not None:  # outermost: no configured middleware reads a body over it
         middleware = [Middleware(BodySizeLimit, max_body_size=limit), *middleware]
     return Parts(framework, middleware, built.routes, runtime)
+
+
+# Coordination and the health probes are imported only by the apps that use them
+# (docs/performance.md, "Import time").
+
+
+def _coordinated(framework: Framework, backends: Backends, hooks: list[Step]) -> list[Step]:
+    loaded: Iterable[object] = framework.plugins.get("hooks", {}).values()
+    if "coordination" not in framework.config.project and not any(map(is_coordinated, loaded)):
+        return hooks
+    from spoc_asgi.coordination import coordinate
+
+    return coordinate(framework, backends, hooks)
+
+
+def _health(framework: Framework) -> list[Step]:
+    # The probes' routes can only be configured once their module is imported.
+    if "health" not in framework.config.project and "spoc_asgi.health" not in sys.modules:
+        return []
+    from spoc_asgi.health import health_steps
+
+    return health_steps(framework)
 
 
 def _publish_framework(app: Starlette, parts: Parts) -> None:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 import reprlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from spoc_asgi.errors import ConfigurationError, PluginImportError, SpocError
 from spoc_asgi.redaction import redact_text
@@ -32,8 +31,7 @@ class Level(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class CheckSpec:
+class CheckSpec(NamedTuple):
     """A check: its id (``<prefix>.E<nnn>`` for an error, ``<prefix>.W<nnn>`` for a
     warning), a title and a hint. ``silenceable`` errors may be silenced on purpose
     (warnings always may): see docs/checks.md#silencing-a-check."""
@@ -295,8 +293,7 @@ CATALOGUE: dict[str, CheckSpec] = {
 }
 
 
-@dataclass(frozen=True)
-class CheckMessage:
+class CheckMessage(NamedTuple):
     """One problem found in a configuration.
 
     ``file`` and ``line`` say where it was written; ``origin`` names a place that is
@@ -433,7 +430,7 @@ class Reporter:
 # -- checks contributed by plugins -----------------------------------------------------
 
 CheckFunction = Callable[["Framework"], Iterable[CheckMessage]]
-_OWN_ID = re.compile(r"^(?P<prefix>[a-z][a-z0-9_]*)\.[EW]\d{3}$")
+_OWN_ID = r"^(?P<prefix>[a-z][a-z0-9_]*)\.[EW]\d{3}$"  # compiled by re when first used
 
 
 class CheckRegistry:
@@ -450,7 +447,7 @@ class CheckRegistry:
         """Decorator: ``function(framework)`` returns (or yields) the :class:`CheckMessage`
         objects it finds, each with one of the ids of ``specs``."""
         for spec in specs:
-            match = _OWN_ID.match(spec.id)
+            match = re.match(_OWN_ID, spec.id)
             if match is None or match.group("prefix") == "spoc":
                 raise SpocError(
                     f"check id {spec.id!r}: use your own prefix and E/W and three digits, "
@@ -484,7 +481,10 @@ class CheckRegistry:
                 continue
             name = f"{module}.{qualname}"
             try:
-                found = list(function(framework))
+                result = function(framework)
+                if isinstance(result, CheckMessage):  # a tuple, but one message, not many
+                    raise TypeError("it returned one CheckMessage, not an iterable of them")
+                found = list(result)
             except Exception as exc:
                 reporter.report(
                     "spoc.E030", f"check {name} raised {type(exc).__name__}: {exc}", cause=exc

@@ -17,7 +17,6 @@ import re
 import reprlib
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,11 +25,6 @@ from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE
 from spoc_asgi.checks import Reporter
 from spoc_asgi.importer import is_valid_uri
 from spoc_asgi.redaction import is_secret_key, redact
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:
     import importlib.metadata
@@ -46,8 +40,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 PluginOptions = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class SpocKey:
+class SpocKey(NamedTuple):
     """One key spoc_asgi reads under ``[spoc]`` (docs/configuration.md#spoctoml)."""
 
     name: str  # dotted below [spoc]: "hook_timeout"; a sub-table's key: "table.key"
@@ -255,28 +248,35 @@ class PluginEntry(NamedTuple):
     source: PluginSource
 
 
-@dataclass
 class Config:
-    """The merged configuration of one base dir. Built by :func:`load_config`."""
+    """The merged configuration of one base dir. Built by :func:`load_config`.
 
-    base_dir: Path
-    toml_path: Path | None = None
-    settings_path: Path | None = None
-    project: dict[str, Any] = field(default_factory=dict)
-    settings: ModuleType = field(default_factory=lambda: ModuleType("settings"))
-    mode: str = DEFAULT_MODE
-    debug: bool = False
-    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
-    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE  # None: no limit
-    plugins: dict[str, list[PluginEntry]] = field(default_factory=dict)
-    # group -> (short name or URI) -> options, TOML and settings already merged
-    options: dict[str, dict[str, PluginOptions]] = field(default_factory=dict)
-    option_sources: dict[str, Path] = field(default_factory=dict)
-    installed_apps: list[str] = field(default_factory=list)
-    # [spoc.config] groups as written (options for a group without plugins are reported)
-    option_groups: list[str] = field(default_factory=list)
-    # check ids not to report, and where each list was written
-    silenced_checks: list[tuple[str, Path | None, str]] = field(default_factory=list)
+    A plain class: a dataclass would cost more at import than its one construction
+    per app ever does (docs/performance.md, "Import time").
+    """
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.toml_path: Path | None = None
+        self.settings_path: Path | None = None
+        self.project: dict[str, Any] = {}
+        self.settings = ModuleType("settings")
+        self.mode = DEFAULT_MODE
+        self.debug = False
+        self.hook_timeout = DEFAULT_HOOK_TIMEOUT
+        self.max_body_size: int | None = DEFAULT_MAX_BODY_SIZE  # None: no limit
+        self.plugins: dict[str, list[PluginEntry]] = {}
+        # group -> (short name or URI) -> options, TOML and settings already merged
+        self.options: dict[str, dict[str, PluginOptions]] = {}
+        self.option_sources: dict[str, Path] = {}
+        self.installed_apps: list[str] = []
+        # [spoc.config] groups as written (options for a group without plugins are reported)
+        self.option_groups: list[str] = []
+        # check ids not to report, and where each list was written
+        self.silenced_checks: list[tuple[str, Path | None, str]] = []
+
+    def __repr__(self) -> str:
+        return f"Config(base_dir={self.base_dir!r}, mode={self.mode!r})"
 
 
 def find_file(base_dir: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -317,10 +317,15 @@ def load_config(
 
 # -- the two files ---------------------------------------------------------------
 
-_TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
+_TOML_POSITION = r"line (\d+), column (\d+)"  # compiled by re on first use: errors only
 
 
 def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
+    # Imported here, not at the top: only a project with a TOML file pays for the parser.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
@@ -332,7 +337,7 @@ def _read_toml(path: Path, reporter: Reporter) -> dict[str, Any]:
         reporter.report("spoc.E001", message, file=path, cause=exc)
         return {}
     except ValueError as exc:  # TOMLDecodeError, bad UTF-8, an integer too long to parse
-        position = _TOML_POSITION.search(str(exc))
+        position = re.search(_TOML_POSITION, str(exc))
         line = int(position.group(1)) if position else None
         where = f" at line {position.group(1)}, column {position.group(2)}" if position else ""
         reporter.report("spoc.E001", f"invalid TOML{where}: {exc}", file=path, line=line, cause=exc)

@@ -10,7 +10,6 @@ warning. Each message suggests the closest name when there is one.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -44,6 +43,8 @@ SPOC_SETTINGS_NAMES = ("settings", "config", "configuration")
 
 def close_match(name: str, candidates: Iterable[str], cutoff: float = KEY_CUTOFF) -> str | None:
     """The candidate ``name`` is most likely a misspelling of (case aside), if any."""
+    import difflib  # only a name that is not found pays for it
+
     by_lower = {candidate.lower(): candidate for candidate in candidates}
     found = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=cutoff)
     return by_lower[found[0]] if found else None

@@ -23,8 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from spoc_asgi.framework import Framework
 from spoc_asgi.markers import is_shutdown_hook
@@ -45,8 +44,7 @@ EXPECTED_SHAPES = (
 )
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One thing the lifespan starts and stops: a hook, a backend or a caller's lifespan.
 
     ``open(app)`` returns an async context manager: entered at startup (a mapping it

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 F = TypeVar("F", bound=Any)
 
@@ -27,8 +26,7 @@ def on_shutdown(func: F) -> F:
     return func
 
 
-@dataclass(frozen=True)
-class OnceOptions:
+class OnceOptions(NamedTuple):
     """How a ``@once`` hook waits: ``timeout`` seconds at most (None: ``wait_seconds``
     of ``[spoc.coordination]``)."""
 
@@ -77,6 +75,11 @@ def once_options(obj: object) -> OnceOptions | None:
 
 def is_leader(obj: object) -> bool:
     return _marker(obj, LEADER_ATTR) is True
+
+
+def is_coordinated(obj: object) -> bool:
+    """Marked ``@once`` or ``@leader``: its step runs through the coordinator."""
+    return once_options(obj) is not None or is_leader(obj)
 
 
 def _marker(obj: object, name: str) -> object:

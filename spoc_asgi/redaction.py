@@ -13,8 +13,11 @@ from typing import Any
 
 MASK = "***"
 
+# The patterns are strings, compiled by ``re`` (and kept in its cache) on first use: an
+# app that never prints a secret-bearing value never pays for compiling them.
+
 _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
-_SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
+_SECRET_KEY = rf"(?i:{_SECRET_WORD})"
 # user:password@host in any URL-looking text; the user name stays, it helps debugging.
 # A password may hold any character (quotes, "<", ">", whitespace, "@", "/", raw or
 # percent-encoded), so it runs to the *last* "@" on its line before the next "://", as
@@ -23,7 +26,7 @@ _SECRET_KEY = re.compile(rf"({_SECRET_WORD})", re.I)
 # "@decorator" line stays). "host:8080/..." is a port, not a password: digits ending
 # where an authority can end. One to three slashes after the scheme: a mistyped
 # "postgresql+asyncpg:/user:pw@host" too. "[" is no user name character: "[::1]:6379".
-_URL_PASSWORD = re.compile(
+_URL_PASSWORD = (
     r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,3}[^:/?#@\s'\"<>\[\]]*:)"
     r"(?![0-9]+(?:[/?#\s'\"<>]|\Z))"
     r"(?:(?!://)[^\r\n]){0,2000}(?P<at>@)"
@@ -31,21 +34,19 @@ _URL_PASSWORD = re.compile(
 # A quoted string literal, as repr() writes it.
 _QUOTED_VALUE = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
 # key=value: query strings (?access_token=...), libpq DSNs, keyword-argument reprs.
-_ASSIGNED_SECRET = re.compile(
-    rf"(?P<key>\b[\w.-]*(?:{_SECRET_WORD})[\w.-]*\s*=\s*)"
-    rf"(?P<value>{_QUOTED_VALUE}|[^\s&;,)}}\]]+)",
-    re.I,
+_ASSIGNED_SECRET = (
+    rf"(?i:(?P<key>\b[\w.-]*(?:{_SECRET_WORD})[\w.-]*\s*=\s*)"
+    rf"(?P<value>{_QUOTED_VALUE}|[^\s&;,)}}\]]+))"
 )
 # 'key': value, as in the repr() of a dict.
-_MAPPED_SECRET = re.compile(
-    rf"(?P<key>(?P<q>['\"])[\w .-]*(?:{_SECRET_WORD})[\w .-]*(?P=q)\s*:\s*)"
-    rf"(?P<value>{_QUOTED_VALUE}|[^\s,}}\]]+)",
-    re.I,
+_MAPPED_SECRET = (
+    rf"(?i:(?P<key>(?P<q>['\"])[\w .-]*(?:{_SECRET_WORD})[\w .-]*(?P=q)\s*:\s*)"
+    rf"(?P<value>{_QUOTED_VALUE}|[^\s,}}\]]+))"
 )
 
 
 def is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
+    return isinstance(key, str) and bool(re.search(_SECRET_KEY, key))
 
 
 def _mask_value(match: re.Match[str]) -> str:
@@ -58,9 +59,9 @@ def redact_text(text: str) -> str:
     """Mask URL passwords and the values of secret-named keys found in ``text``."""
     if "@" not in text and "=" not in text and ":" not in text:
         return text
-    text = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<at>", text)
-    text = _ASSIGNED_SECRET.sub(_mask_value, text)
-    return _MAPPED_SECRET.sub(_mask_value, text)
+    text = re.sub(_URL_PASSWORD, rf"\g<head>{MASK}\g<at>", text)
+    text = re.sub(_ASSIGNED_SECRET, _mask_value, text)
+    return re.sub(_MAPPED_SECRET, _mask_value, text)
 
 
 def redact_lifespan_failures(

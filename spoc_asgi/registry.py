@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spoc_asgi.errors import ConfigurationError
 from spoc_asgi.importer import load_from_uri
@@ -42,8 +41,7 @@ class Role(str, Enum):
     CUSTOM = "custom"
 
 
-@dataclass(frozen=True)
-class GroupAdapter:
+class GroupAdapter(NamedTuple):
     group: str
     role: Role
     adapt: Adapter
@@ -111,11 +109,11 @@ def describe_group(group: str) -> str:
     return adapter.becomes if adapter is not None else CUSTOM_GROUP
 
 
-@dataclass
 class Built:
     """Every adapted entry, by group then URI, in configured order."""
 
-    adapted: dict[str, OrderedDict[str, Any]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.adapted: dict[str, OrderedDict[str, Any]] = {}
 
     def of_role(self, role: Role) -> Iterator[tuple[str, str, Any]]:
         for group, entries in self.adapted.items():

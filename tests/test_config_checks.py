@@ -451,6 +451,19 @@ def test_a_check_returning_the_wrong_thing_is_e030(project: Project) -> None:
     assert "not a CheckMessage with one of its ids ['mine.W001']" in str(caught.value)
 
 
+def test_a_check_returning_one_message_instead_of_a_list_is_e030(project: Project) -> None:
+    project.settings(
+        "from spoc_asgi.checks import CheckMessage, CheckSpec, register\n"
+        "@register(CheckSpec('mine.W002', 't', 'h'))\n"
+        "def mine(framework):\n"
+        "    return CheckMessage('mine.W002', 'one, not a list')\n"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        Framework(project.base_dir)
+    assert caught.value.id == "spoc.E030"
+    assert "returned one CheckMessage, not an iterable of them" in str(caught.value)
+
+
 def test_check_message_at_names_an_entry_point() -> None:
     from spoc_asgi.config import PluginSource
 

@@ -23,7 +23,7 @@ from spoc_asgi.coordination.once import OnceFailed, once_step
 from spoc_asgi.coordination.settings import CoordinationSettings, read_settings
 from spoc_asgi.framework import Framework
 from spoc_asgi.hooks import Step, bind_app
-from spoc_asgi.markers import is_leader, is_shutdown_hook, once_options
+from spoc_asgi.markers import is_coordinated, is_leader, is_shutdown_hook, once_options
 
 __all__ = [
     "Coordinator",
@@ -40,7 +40,7 @@ logger = logging.getLogger("spoc_asgi")
 def coordinate(framework: Framework, backends: Backends, hooks: list[Step]) -> list[Step]:
     """``hooks`` with every ``@once`` / ``@leader`` hook run through the coordinator."""
     loaded: dict[str, Any] = framework.plugins.get("hooks", {})
-    marked = [uri for uri, obj in loaded.items() if once_options(obj) is not None or is_leader(obj)]
+    marked = [uri for uri, obj in loaded.items() if is_coordinated(obj)]
     settings = read_settings(
         framework.config.project, framework.config.toml_path, framework.base_dir, framework.reporter
     )
