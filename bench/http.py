@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.harness import Row, Settings, compared, interleave, skipped
 
@@ -61,6 +61,36 @@ def pinned(cpu: int) -> list[str]:
     return []
 
 
+class Served(NamedTuple):
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) process ``pid`` has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid: int, timeout: float = 3.0) -> None:
+    """Wait until process ``pid`` stops using CPU (at most ``timeout`` seconds).
+
+    After wrk stops, a slow server still works through the requests in flight; the
+    servers share one core, so the next server measured would pay for them.
+    """
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu_seconds(pid)
+        if now == last:
+            return
+        last = now
+
+
 @contextmanager
 def server(
     target: str,
@@ -69,8 +99,9 @@ def server(
     env: Mapping[str, str] | None = None,
     path: str = PATH,
     headers: Mapping[str, str] | None = None,
-) -> Iterator[str]:
-    """Run ``uvicorn target`` on a free port until the block ends; yield its URL.
+) -> Iterator[Served]:
+    """Run ``uvicorn target`` on a free port until the block ends; yield its URL and pid
+    (``taskset`` execs uvicorn, which serves in its own process with one worker).
 
     ``env`` is added to the environment; the server is ready when ``path`` answers 200.
     """
@@ -97,7 +128,7 @@ def server(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(process, url, log, path, headers or {})
-        yield url
+        yield Served(url, process.pid)
     finally:
         process.terminate()
         try:
@@ -214,8 +245,8 @@ def measure_http(settings: Settings) -> list[Row]:
         script = Path(tmp) / "clients.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
         urls = {
-            SPOC: stack.enter_context(server("example_app:app", Path(tmp) / "spoc.log")),
-            HAND: stack.enter_context(server("bench.handwired:app", Path(tmp) / "hand.log")),
+            SPOC: stack.enter_context(server("example_app:app", Path(tmp) / "spoc.log")).url,
+            HAND: stack.enter_context(server("bench.handwired:app", Path(tmp) / "hand.log")).url,
         }
 
         def run(url: str) -> Any:

@@ -51,7 +51,7 @@ _new = object.__new__
 
 
 class _StateOnFirstRead:
-    """``request.state``, made on first read and then kept in the instance dict.
+    """``request.state``, made on first read and then kept as an instance attribute.
 
     Starlette's ``state`` and ``headers`` are properties doing ``hasattr``, build and
     store on every read. These descriptors have no ``__set__``: after the first read
@@ -64,17 +64,32 @@ class _StateOnFirstRead:
         state = _new(RequestState)
         # As HTTPConnection.state: the dict lives in the scope, made if missing.
         object.__setattr__(state, "__dict__", request.scope.setdefault("state", {}))
-        request.__dict__["state"] = state
+        # An instance attribute (this descriptor has no __set__), stored without making
+        # the instance's __dict__, which costs more than the rest of the layer's work.
+        request.state = state  # type: ignore[misc]
         return state
 
 
 class _HeadersOnFirstRead:
-    """``request.headers``, made on first read (see :class:`_StateOnFirstRead`)."""
+    """``request.headers``, made on first read (see :class:`_StateOnFirstRead`).
+
+    ``Headers(scope=scope)`` copies ``scope["headers"]`` into a new list and stores it
+    back in the scope, so that its ``_list`` is a list; when the server already sent a
+    list (uvicorn, hypercorn, httpx's transport do), the same ``Headers`` is made
+    without the copy. ``tests/test_request_functions.py`` checks that the two are the
+    same object state on every Starlette of the supported range.
+    """
 
     def __get__(self, request: Request | None, owner: type[Any] | None = None) -> Any:
         if request is None:
             return self
-        headers = request.__dict__["headers"] = Headers(scope=request.scope)
+        raw = request.scope["headers"]
+        if type(raw) is list:
+            headers = _new(Headers)
+            headers._list = raw
+        else:
+            headers = Headers(scope=request.scope)
+        request.headers = headers  # type: ignore[misc]  # as state, above
         return headers
 
 
@@ -95,6 +110,7 @@ class _Request(Request):
     _stream_consumed = False
     _is_disconnected = False
     _form = None
+    _body_read = False  # set by stream(), which every way of reading the body goes through
     state = _StateOnFirstRead()
     headers = _HeadersOnFirstRead()
 
@@ -106,6 +122,7 @@ class _Request(Request):
         if not hasattr(self, "_body"):
             chunks = [chunk async for chunk in super().stream()]
             self._body = b"".join(chunks)
+            self._body_read = True
         yield self._body
         yield b""
 
@@ -167,7 +184,7 @@ class RequestFunctionMiddleware:
                 await result(scope, receive, send)
                 return
             raise TypeError(_bad_result(name, result))
-        if "_body" in request.__dict__:
+        if request._body_read:
             # A function read the body: hand the app the same bytes again.
             receive = _replay(request._body, receive)
         await self.app(scope, receive, send)

@@ -709,6 +709,43 @@ def test_the_adapters_request_matches_starlettes_request_state() -> None:
     assert lean.headers["x-key"] == "1"
 
 
+@pytest.mark.parametrize("raw", [[(b"x-key", b"1"), (b"x-key", b"2")], ((b"x-key", b"1"),)])
+def test_the_adapters_headers_are_starlettes_headers(raw: Any) -> None:
+    # The adapter builds Headers without Headers(scope=...)'s copy of a list: the object
+    # must be the one Starlette would build, on every Starlette of the supported range.
+    from starlette.datastructures import Headers
+
+    from spoc_asgi.request_functions import _Request
+
+    scope: dict[str, Any] = {"type": "http", "headers": raw}
+    reference = Headers(scope={"headers": raw})
+    headers = _Request(scope, None).headers  # type: ignore[arg-type]
+    assert type(headers) is Headers
+    assert vars(headers) == vars(reference)
+    assert headers == reference and headers.getlist("x-key") == reference.getlist("x-key")
+    assert type(scope["headers"]) is list  # as Headers(scope=...) leaves it
+
+
+@pytest.mark.parametrize("read", ["body", "json", "stream"])
+async def test_every_way_of_reading_the_body_goes_through_stream(read: str) -> None:
+    # The layer replays a body only when _Request.stream() read it: Starlette's body()
+    # and json() (and form(), with python-multipart) read through stream() on every
+    # supported version.
+    from spoc_asgi.request_functions import _Request
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"a": 1}', "more_body": False}
+
+    request = _Request({"type": "http", "headers": [], "method": "POST"}, receive)
+    assert not request._body_read
+    if read == "stream":
+        _ = [chunk async for chunk in request.stream()]
+    else:
+        await getattr(request, read)()
+    assert request._body_read
+    assert request._body == b'{"a": 1}'
+
+
 def test_options_for_a_plain_request_function_fail_at_build_time(project: Project) -> None:
     # A function cannot take options: silently dropping them would hide a mistake.
     module = configure(project, ["log_request"], "MIDDLEWARE_CONFIG = {'log_request': {'x': 1}}")

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from bench.backends import POSTGRES_URL, REDIS_URL, reachable
 from bench.harness import Row, Settings, compared, interleave, skipped
-from bench.http import run_wrk, server
+from bench.http import cpu_seconds, run_wrk, server, settle
 from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 
 SPOC = "spoc_asgi (TOML)"
@@ -112,21 +112,29 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
     seconds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_SECONDS", "3")), 1)
     rounds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_ROUNDS", "7")), 1)
     p99s: dict[str, list[float]] = {name: [] for name in PEERS}
+    # The server process's own CPU time per request: unlike requests/s, it does not
+    # move with what else (PostgreSQL, Redis, wrk) is scheduled on the two cores.
+    cpus: dict[str, list[float]] = {name: [] for name in PEERS}
     with tempfile.TemporaryDirectory(prefix="spoc-bench-peers-") as tmp, ExitStack() as stack:
         script = Path(tmp) / "items.lua"
         script.write_text(WRK_SCRIPT, encoding="utf-8")
-        urls = {}
+        served = {}
         for name, target in PEERS.items():
             log = Path(tmp) / f"{name.split()[0].strip(',')}.log"
             env = environment(backends, name, tmp)
-            urls[name] = stack.enter_context(
+            served[name] = stack.enter_context(
                 server(target, log, env=env, path=PATH, headers={"x-api-key": API_KEY})
             )
 
         def run(name: str) -> object:
             def timed(n: int) -> float:
-                rate, p99 = wrk(urls[name], seconds, script)
+                before = cpu_seconds(served[name].pid)
+                rate, p99 = wrk(served[name].url, seconds, script)
+                settle(served[name].pid)  # its requests in flight finish on its own clock
+                after = cpu_seconds(served[name].pid)
                 p99s[name].append(p99)
+                if before is not None and after is not None:
+                    cpus[name].append((after - before) / (rate * seconds) * 1e6)
                 return n / rate
 
             return timed
@@ -140,6 +148,7 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
     warmups = 0 if settings.quick else 1
     for name in PEERS:
         del p99s[name][:warmups]
+        del cpus[name][:warmups]
     label = BACKENDS[backends]
     note = (
         f"{label}; uvicorn, 1 worker each; wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency, "
@@ -159,18 +168,22 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
             )
         )
         rows[-1].subject = f"{SPOC}, {label}"
-    for peer in TARGETS:
-        ratios = [b / s for s, b in zip(p99s[SPOC], p99s[peer], strict=True)]
-        rows.append(
-            Row(
-                "peers p99",
-                f"{SPOC}, {label}",
-                peer,
-                "ms",
-                statistics.median(p99s[SPOC]),
-                statistics.median(p99s[peer]),
-                statistics.median(ratios),
-                None,
+    # For p99 and CPU per request, lower is better: the ratio is peer / spoc_asgi.
+    for measure, unit, values in (("peers p99", "ms", p99s), ("peers cpu", "µs/req", cpus)):
+        if not values[SPOC]:
+            continue  # no /proc: CPU time per process is not available here
+        for peer in TARGETS:
+            ratios = [b / s for s, b in zip(values[SPOC], values[peer], strict=True)]
+            rows.append(
+                Row(
+                    measure,
+                    f"{SPOC}, {label}",
+                    peer,
+                    unit,
+                    statistics.median(values[SPOC]),
+                    statistics.median(values[peer]),
+                    statistics.median(ratios),
+                    None,
+                )
             )
-        )
     return rows
