@@ -77,10 +77,10 @@ def count(name: str, requests: int) -> int:
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts in every run
     )
-    found = COLLECTED.search(done.stderr)
+    found = COLLECTED.search(done.stderr) if done.returncode == 0 else None
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
     return int(found.group(1))

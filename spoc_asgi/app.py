@@ -80,8 +80,10 @@ def _coordinated(framework: Framework, backends: Backends, hooks: list[Step]) ->
 
 
 def _health(framework: Framework) -> list[Step]:
-    # The probes' routes can only be configured once their module is imported.
-    if "health" not in framework.config.project and "spoc_asgi.health" not in sys.modules:
+    # The probes' routes can only be configured once their module is imported; a bad
+    # SPOC_DRAIN_SECONDS is reported (spoc.E053) even without them.
+    configured = "health" in framework.config.project or "SPOC_DRAIN_SECONDS" in os.environ
+    if not configured and "spoc_asgi.health" not in sys.modules:
         return []
     from spoc_asgi.health import health_steps
 

@@ -76,7 +76,7 @@ class _HeadersOnFirstRead:
     ``Headers(scope=scope)`` copies ``scope["headers"]`` into a new list and stores it
     back in the scope, so that its ``_list`` is a list; when the server already sent a
     list (uvicorn, hypercorn, httpx's transport do), the same ``Headers`` is made
-    without the copy. ``tests/test_request_functions.py`` checks that the two are the
+    without the copy. ``tests/test_middleware.py`` checks that the two are the
     same object state on every Starlette of the supported range.
     """
 
@@ -110,7 +110,6 @@ class _Request(Request):
     _stream_consumed = False
     _is_disconnected = False
     _form = None
-    _body_read = False  # set by stream(), which every way of reading the body goes through
     state = _StateOnFirstRead()
     headers = _HeadersOnFirstRead()
 
@@ -122,7 +121,6 @@ class _Request(Request):
         if not hasattr(self, "_body"):
             chunks = [chunk async for chunk in super().stream()]
             self._body = b"".join(chunks)
-            self._body_read = True
         yield self._body
         yield b""
 
@@ -184,7 +182,7 @@ class RequestFunctionMiddleware:
                 await result(scope, receive, send)
                 return
             raise TypeError(_bad_result(name, result))
-        if request._body_read:
+        if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
             # A function read the body: hand the app the same bytes again.
             receive = _replay(request._body, receive)
         await self.app(scope, receive, send)

@@ -3,7 +3,11 @@ a real server is in tests/test_deployment_processes.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -128,3 +132,14 @@ def test_health_options_are_checked(project: Project) -> None:
     with pytest.raises(ConfigurationError, match=r"spoc\.E053") as caught:
         create_app(project.base_dir)
     assert "spoc.toml:2 [spoc.health.drain_seconds]" in str(caught.value)
+
+
+def test_a_bad_drain_environment_variable_is_e053_without_the_probes(tmp_path: Path) -> None:
+    # In a fresh interpreter: an app without the probes does not import their module, and
+    # the variable is still checked, as spoc-asgi check does.
+    (tmp_path / "settings.py").write_text("PLUGINS = {'routes': []}\n", encoding="utf-8")
+    code = f"from spoc_asgi import create_app; create_app({str(tmp_path)!r})"
+    env = {**os.environ, "SPOC_DRAIN_SECONDS": "abc"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode != 0
+    assert "spoc.E053" in done.stderr and "SPOC_DRAIN_SECONDS" in done.stderr

@@ -728,21 +728,19 @@ def test_the_adapters_headers_are_starlettes_headers(raw: Any) -> None:
 
 @pytest.mark.parametrize("read", ["body", "json", "stream"])
 async def test_every_way_of_reading_the_body_goes_through_stream(read: str) -> None:
-    # The layer replays a body only when _Request.stream() read it: Starlette's body()
-    # and json() (and form(), with python-multipart) read through stream() on every
-    # supported version.
+    # The layer replays what a function read: Starlette's body() and json() read through
+    # _Request.stream(), which keeps the bytes in _body, on every supported version.
     from spoc_asgi.request_functions import _Request
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b'{"a": 1}', "more_body": False}
 
     request = _Request({"type": "http", "headers": [], "method": "POST"}, receive)
-    assert not request._body_read
+    assert not hasattr(request, "_body")
     if read == "stream":
         _ = [chunk async for chunk in request.stream()]
     else:
         await getattr(request, read)()
-    assert request._body_read
     assert request._body == b'{"a": 1}'
 
 
@@ -801,3 +799,27 @@ async def test_blocking_on_call_runs_a_callable_instance_in_a_worker_thread(
         await client.get("/")
     assert sys.modules[module].gate.threads
     assert threading.get_ident() not in sys.modules[module].gate.threads
+
+
+async def test_a_body_a_function_sets_is_the_body_the_app_reads(project: Project) -> None:
+    # Starlette's own idiom for replacing a request body, kept by the replay.
+    module = project.module(
+        """
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        def replace_body(request):
+            request._body = b"replaced"
+
+        async def echo(request):
+            return Response(await request.body())
+
+        routes = [Route("/echo", echo, methods=["POST"])]
+        """
+    )
+    project.toml(
+        f'[spoc.plugins]\nmiddleware = ["{module}.replace_body"]\nroutes = ["{module}.routes"]\n'
+    )
+    async with lifespan_client(create_app(project.base_dir)) as client:
+        response = await client.post("/echo", content=b"original")
+    assert response.text == "replaced"
