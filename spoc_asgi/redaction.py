@@ -13,8 +13,8 @@ from typing import Any
 
 MASK = "***"
 
-# The patterns are strings, compiled by ``re`` (and kept in its cache) on first use: an
-# app that never prints a secret-bearing value never pays for compiling them.
+# The patterns are strings, compiled by ``re`` (and kept in its cache) on first use: the
+# first backend described in the lifespan's messages, or the first error, not the import.
 
 _SECRET_WORD = r"pass(?:word|wd)?|secret|token|api[_-]?key|credential|private"
 _SECRET_KEY = rf"(?i:{_SECRET_WORD})"
