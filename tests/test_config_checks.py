@@ -438,30 +438,34 @@ def test_register_refuses_spoc_ids_and_bad_ids() -> None:
             register(CheckSpec(bad, "t", "h"))
 
 
-def test_a_check_returning_the_wrong_thing_is_e030(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("check_id", "returned", "expected"),
+    [
+        (
+            "mine.W001",
+            "[CheckMessage('spoc.W004', 'not my id')]",
+            "not a CheckMessage with one of its ids ['mine.W001']",
+        ),
+        (
+            "mine.W002",
+            "CheckMessage('mine.W002', 'one, not a list')",
+            "returned one CheckMessage, not an iterable of them",
+        ),
+    ],
+)
+def test_a_check_returning_the_wrong_thing_is_e030(
+    project: Project, check_id: str, returned: str, expected: str
+) -> None:
     project.settings(
         "from spoc_asgi.checks import CheckMessage, CheckSpec, register\n"
-        "@register(CheckSpec('mine.W001', 't', 'h'))\n"
+        f"@register(CheckSpec({check_id!r}, 't', 'h'))\n"
         "def mine(framework):\n"
-        "    return [CheckMessage('spoc.W004', 'not my id')]\n"
+        f"    return {returned}\n"
     )
     with pytest.raises(ConfigurationError) as caught:
         Framework(project.base_dir)
     assert caught.value.id == "spoc.E030"
-    assert "not a CheckMessage with one of its ids ['mine.W001']" in str(caught.value)
-
-
-def test_a_check_returning_one_message_instead_of_a_list_is_e030(project: Project) -> None:
-    project.settings(
-        "from spoc_asgi.checks import CheckMessage, CheckSpec, register\n"
-        "@register(CheckSpec('mine.W002', 't', 'h'))\n"
-        "def mine(framework):\n"
-        "    return CheckMessage('mine.W002', 'one, not a list')\n"
-    )
-    with pytest.raises(ConfigurationError) as caught:
-        Framework(project.base_dir)
-    assert caught.value.id == "spoc.E030"
-    assert "returned one CheckMessage, not an iterable of them" in str(caught.value)
+    assert expected in str(caught.value)
 
 
 def test_check_message_at_names_an_entry_point() -> None:
