@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
@@ -218,7 +218,8 @@ class _LifespanGuard:
         placeholders = runtime.backends.placeholders(NOT_RUNNING)
         self.not_running = {"framework": runtime.framework, **placeholders}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Returns the next layer's awaitable, as BodySizeLimit does (docs/performance.md).
         if self.runtime.state is not None:
             # The lifespan runs: step out of the request path, so it costs nothing from
             # now on (Starlette sets scope["app"]; its outermost layer calls this one).
@@ -227,7 +228,7 @@ class _LifespanGuard:
                 outer.app = self.app  # type: ignore[union-attr]
         elif scope["type"] != "lifespan":
             scope["state"] = {**scope.get("state", {}), **self.not_running}
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
 
 def _ensure_not_started(host: Starlette, what: str) -> None:

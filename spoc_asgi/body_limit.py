@@ -11,6 +11,8 @@ docs/reliability.md#request-body-size.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Litestar's default (request_max_body_size); Django's DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB.
@@ -26,26 +28,26 @@ class BodySizeLimit:
         self.app = app
         self.max_body_size = max_body_size
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain method returning the next layer's awaitable, not a coroutine: a request
+        # that needs no counting adds no frame of this layer to the request's await
+        # chain (docs/performance.md, "What a layer costs").
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.max_body_size
-        streamed = scope.get("http_version") == "2"  # HTTP/2 may send no Content-Length
+            return self.app(scope, receive, send)
+        declared = chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > limit:
-                    await _refuse(send, limit)
-                    return
-                # The server delivers no more than Content-Length: nothing to count.
-                await self.app(scope, receive, send)
-                return
-            if name == b"transfer-encoding":
-                streamed = True
-        if not streamed:  # HTTP/1 without either header: no body at all
-            await self.app(scope, receive, send)
-            return
-        await self._counted(scope, receive, send)
+                if not value.isdigit() or int(value) > self.max_body_size:
+                    return _refuse(send, self.max_body_size)
+                declared = True
+            elif name == b"transfer-encoding":
+                chunked = True
+        # The server delivers no more than a Content-Length announces, unless
+        # Transfer-Encoding overrides it (RFC 9112, 6.3); HTTP/2 may announce neither.
+        # HTTP/1 without either header has no body at all.
+        if chunked or (not declared and scope.get("http_version") == "2"):
+            return self._counted(scope, receive, send)
+        return self.app(scope, receive, send)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_size

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -63,7 +63,7 @@ class _StateOnFirstRead:
             return self
         state = _new(RequestState)
         # As HTTPConnection.state: the dict lives in the scope, made if missing.
-        object.__setattr__(state, "__dict__", request.scope.setdefault("state", {}))
+        state.__dict__ = request.scope.setdefault("state", {})
         # An instance attribute (this descriptor has no __set__), stored without making
         # the instance's __dict__, which costs more than the rest of the layer's work.
         request.state = state  # type: ignore[misc]
@@ -156,39 +156,72 @@ class RequestFunctionMiddleware:
         else:
             self.app = app
             self.steps = (step,)
+        self.inline = all(how == INLINE for _, how, _ in self.steps)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain method, not a coroutine: when every function is sync and inline (the
+        # usual case), it calls them here and returns the app's (or the response's)
+        # awaitable, so the layer adds no frame to the request's await chain
+        # (docs/performance.md, "What a layer costs"). Callers await the result at once,
+        # so the functions still run, in order, before anything after this layer.
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         request = _new(_Request)  # _Request.__init__, inline: once per request
         request.scope = scope
         request._receive = receive
+        if not self.inline:
+            return self._awaiting(request, send)
+        for func, _, name in self.steps:
+            try:
+                result = func(request)
+            except Exception as exc:
+                return self._failed(exc, request, send)
+            if result is not None and result is not request:
+                return _answer(result, name, request, send)
+        if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
+            return self._call_app(request, send)
+        return self.app(scope, receive, send)
+
+    async def _awaiting(self, request: _Request, send: Send) -> None:
+        """The same run, for layers with async or thread-run functions."""
         for func, how, name in self.steps:
             try:
                 if how == INLINE:
-                    result = func(request)  # sync and not marked blocking: inline, by contract
+                    result = func(request)
                 elif how == AWAIT:
                     result = await func(request)
                 else:
                     result = await run_in_threadpool(func, request)
             except Exception as exc:
-                result = await handled(exc, request)
-                if result is None:
-                    raise
-            if result is None or result is request:
-                continue
-            if isinstance(result, Response):
-                await result(scope, receive, send)
+                await self._failed(exc, request, send)
                 return
-            raise TypeError(_bad_result(name, result))
-        if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
+            if result is not None and result is not request:
+                await _answer(result, name, request, send)
+                return
+        await self._call_app(request, send)
+
+    async def _failed(self, exc: Exception, request: _Request, send: Send) -> None:
+        response = await handled(exc, request)
+        if response is None:
+            raise exc
+        await response(request.scope, request._receive, send)
+
+    def _call_app(self, request: _Request, send: Send) -> Awaitable[None]:
+        receive = request._receive
+        if hasattr(request, "_body"):
             # A function read the body: hand the app the same bytes again.
             receive = _replay(request._body, receive)
-        await self.app(scope, receive, send)
+        return self.app(request.scope, receive, send)
 
     def __repr__(self) -> str:
         return f"RequestFunctionMiddleware({', '.join(name for _, _, name in self.steps)})"
+
+
+def _answer(result: object, name: str, request: Request, send: Send) -> Awaitable[None]:
+    """A function's result other than None or the request: a Response, or an error."""
+    if isinstance(result, Response):
+        return result(request.scope, request._receive, send)
+    raise TypeError(_bad_result(name, result))
 
 
 def _bad_result(name: str, result: object) -> str:

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from spoc_asgi import create_app
 from spoc_asgi.body_limit import DEFAULT_MAX_BODY_SIZE, BodySizeLimit
@@ -19,6 +20,7 @@ from tests.conftest import Project
 ROUTES = """
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 SEEN = []
 
@@ -109,3 +111,43 @@ async def test_a_route_that_answers_without_reading_is_left_alone() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         response = await client.post("/echo", content=chunks(100, 3))
     assert response.status_code == 200 and response.text == "early"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")],
+        [(b"transfer-encoding", b"chunked"), (b"content-length", b"5")],
+    ],
+    ids=["length first", "encoding first"],
+)
+async def test_transfer_encoding_overrides_a_small_content_length(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    # RFC 9112 6.3: with both headers the body is chunked, whatever length is announced,
+    # so it is counted, not trusted.
+    read: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            read.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await PlainTextResponse("read it all")(scope, receive, send)
+
+    bodies = iter([b"x" * 8, b"x" * 8, b""])
+
+    async def receive() -> Message:
+        body = next(bodies)
+        return {"type": "http.request", "body": body, "more_body": bool(body)}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "1.1", "method": "POST", "headers": headers}
+    await BodySizeLimit(app, 10)(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert read == [b"x" * 8]  # the app never got the chunk past the limit

@@ -52,6 +52,13 @@ async def fb(request):
     return request
 
 
+def fb_inline(request):  # fb as a plain function: a run of sync functions only
+    EVENTS.append("b")
+    SEEN.append(request)
+    request.state.b = request.state.a + 1
+    return request
+
+
 def fc(request):
     EVENTS.append("c")
     SEEN.append(request)
@@ -175,11 +182,18 @@ def request_layers(app: Starlette) -> list[RequestFunctionMiddleware]:
 
 # -- one layer, one Request -----------------------------------------------------------------
 
+# A run of sync functions only is called inline, one with an async function is awaited:
+# the rules below hold for both.
+RUNS = pytest.mark.parametrize("last", ["fb", "fb_inline"], ids=["awaited", "inline"])
 
-async def test_a_run_of_request_functions_is_one_layer_with_one_request(project: Project) -> None:
-    app, plugins = build(project, ["fa", "fb", "fc"])
+
+@RUNS
+async def test_a_run_of_request_functions_is_one_layer_with_one_request(
+    project: Project, last: str
+) -> None:
+    app, plugins = build(project, ["fa", last, "fc"])
     (layer,) = request_layers(app)
-    assert [name.rsplit(".", 1)[-1] for _, _, name in layer.steps] == ["fa", "fb", "fc"]
+    assert [name.rsplit(".", 1)[-1] for _, _, name in layer.steps] == ["fa", last, "fc"]
     async with lifespan_client(app) as client:
         response = await client.get("/")
     assert plugins.EVENTS == ["a", "b", "c", "endpoint"]
@@ -212,8 +226,9 @@ async def test_a_class_in_between_splits_the_run_and_order_holds(project: Projec
     assert response.json()["state"] == {"a": 1, "b": 2, "c": 3}
 
 
-async def test_a_short_circuit_stops_the_rest_of_the_run(project: Project) -> None:
-    app, plugins = build(project, ["fa", "gate", "fb"])
+@RUNS
+async def test_a_short_circuit_stops_the_rest_of_the_run(project: Project, last: str) -> None:
+    app, plugins = build(project, ["fa", "gate", last])
     async with lifespan_client(app) as client:
         stopped = await client.get("/", headers={"x-stop": "1"})
         assert plugins.EVENTS == ["a", "gate"]
@@ -223,22 +238,24 @@ async def test_a_short_circuit_stops_the_rest_of_the_run(project: Project) -> No
     assert plugins.EVENTS == ["a", "gate", "a", "gate", "b", "endpoint"]
 
 
+@RUNS
 @pytest.mark.parametrize(
     ("name", "status", "text"),
     [("forbid", 403, "no entry for you"), ("unauthorized", 401, "who are you")],
 )
 async def test_an_answered_exception_stops_the_rest_of_the_run(
-    project: Project, name: str, status: int, text: str
+    project: Project, name: str, status: int, text: str, last: str
 ) -> None:
-    app, plugins = build(project, ["fa", name, "fb"])
+    app, plugins = build(project, ["fa", name, last])
     async with lifespan_client(app) as client:
         response = await client.get("/")
     assert (response.status_code, response.text) == (status, text)
     assert ["a", name] == plugins.EVENTS
 
 
-async def test_an_error_in_a_run_propagates_and_stops_it(project: Project) -> None:
-    app, plugins = build(project, ["fa", "crash", "fb"], debug=False)
+@RUNS
+async def test_an_error_in_a_run_propagates_and_stops_it(project: Project, last: str) -> None:
+    app, plugins = build(project, ["fa", "crash", last], debug=False)
     async with lifespan_client(app, raise_app_exceptions=False) as client:
         response = await client.get("/")
     assert response.status_code == 500
@@ -317,6 +334,45 @@ def test_layers_fuse_when_built_by_hand_too() -> None:
     layer = RequestFunctionMiddleware(RequestFunctionMiddleware(app, func=two), func=one)
     assert layer.app is app
     assert [func for func, _, _ in layer.steps] == [one, two]
+
+
+def layers_awaiting(names: list[str], project: Project) -> tuple[list[str], Starlette]:
+    """The middleware whose frames wait, in the await chain, while the endpoint runs."""
+    module = project.module(PLUGINS)
+    uris = ", ".join(f'"{module}.{name}"' for name in names)
+    project.toml(f"[spoc.plugins]\nmiddleware = [{uris}]\n")
+    seen: list[str] = []
+
+    async def frames(request: Request) -> PlainTextResponse:
+        frame = sys._getframe().f_back
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if owner is not None and type(owner).__module__.startswith(("spoc_asgi", module)):
+                seen.append(type(owner).__name__)
+            frame = frame.f_back
+        return PlainTextResponse("ok")
+
+    return seen, create_app(project.base_dir, routes=[Route("/", frames)])
+
+
+@pytest.mark.parametrize(
+    ("names", "waiting"),
+    [
+        (["fa", "fb_inline"], ["Outer"]),  # inline run and body limit: no frame
+        (["fa", "fb"], ["Outer", "RequestFunctionMiddleware"]),  # an awaited run waits
+    ],
+    ids=["inline", "awaited"],
+)
+async def test_an_inline_run_and_the_body_limit_leave_no_frame_in_the_await_chain(
+    project: Project, names: list[str], waiting: list[str]
+) -> None:
+    # docs/performance.md, "What a layer costs": each layer's frame stays in the chain
+    # for the whole request and is walked on every resume; these two return the next
+    # layer's awaitable instead. Outer, a plain async class, shows the walk sees layers.
+    seen, app = layers_awaiting(["Outer", *names], project)
+    async with lifespan_client(app) as client:
+        assert (await client.get("/")).text == "ok"
+    assert sorted(seen) == sorted(waiting)
 
 
 # -- a different Request --------------------------------------------------------------------
