@@ -94,12 +94,14 @@ def interleave(
     n: int | Mapping[str, int],
     rounds: int,
     warmup: int = 1,
+    order: Callable[[int], Sequence[str]] | None = None,
 ) -> Samples:
     """Run every batch ``rounds`` times, alternating variants; return rates per round.
 
     ``n`` is the batch size, or one per variant (a slow baseline needs fewer
     operations for the same time). The order rotates each round so no variant
-    always runs first. ``warmup`` untimed batches per variant run before.
+    always runs first, unless ``order(round)`` gives it. ``warmup`` untimed batches
+    per variant run before.
     """
     names = list(batches)
     sizes = {name: n if isinstance(n, int) else n[name] for name in names}
@@ -109,7 +111,7 @@ def interleave(
     samples = Samples({name: [] for name in names})
     for index in range(rounds):
         shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in order(index) if order else names[shift:] + names[:shift]:
             gc.collect()
             seconds = batches[name](sizes[name])
             samples.rates[name].append(sizes[name] / seconds)

@@ -10,6 +10,11 @@ every request crosses the five middleware and reads through the cache; one reque
 ``FRESH_EVERY`` asks for a fresh read, from the database (the warm-up round fills the
 cache). Reported: requests/s and p99 latency (wrk ``--latency``), medians over rounds,
 and the ratios of spoc_asgi to each peer (the median of per-round ratios).
+
+Each round measures spoc_asgi and hand-wired Starlette back to back, the first of the
+two alternating (ABBA), then FastAPI and Litestar, also alternating: the comparison the
+target is about never straddles a slow server. The note gives the share of CPU time
+the hypervisor took (steal, ``/proc/stat``) during the rounds.
 """
 
 from __future__ import annotations
@@ -93,6 +98,29 @@ def environment(backends: str, name: str, tmp: str) -> dict[str, str]:
     }
 
 
+def paired(index: int) -> list[str]:
+    """Round ``index``: spoc_asgi and Starlette back to back, then the other two."""
+    names = list(PEERS)
+    first, second = names[:2] if index % 2 == 0 else names[1::-1]
+    rest = names[2:] if index % 2 == 0 else names[:1:-1]
+    return [first, second, *rest]
+
+
+def steal() -> tuple[int, int] | None:
+    """(steal, all) CPU ticks so far, from /proc/stat; None off Linux."""
+    try:
+        fields = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def measure_peers(settings: Settings) -> list[Row]:
     if shutil.which("wrk") is None:
         reason = "wrk is not installed (apt-get install -y wrk); see docs/performance.md"
@@ -139,12 +167,15 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
 
             return timed
 
+        stolen_before = steal()
         samples = interleave(
             {name: run(name) for name in PEERS},  # type: ignore[misc]
             1,
             rounds,
             warmup=0 if settings.quick else 1,
+            order=paired,
         )
+        stolen = steal_share(stolen_before, steal())
     warmups = 0 if settings.quick else 1
     for name in PEERS:
         del p99s[name][:warmups]
@@ -153,6 +184,7 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
     note = (
         f"{label}; uvicorn, 1 worker each; wrk -t1 -c{CONNECTIONS} -d{seconds}s --latency, "
         f"{rounds} interleaved rounds; GET /items/1..{ROWS}, 1 in {FRESH_EVERY} from the database"
+        + (f"; steal {stolen:.0%} of CPU time" if stolen is not None else "")
     )
     rows = []
     for peer, target in TARGETS.items():
