@@ -132,9 +132,10 @@ NO_LIMIT = f"{SPOC}, max_body_size = 0"
 def without_body_limit(tmp: str) -> str:
     """A copy of the spoc_asgi peers project with ``[spoc] max_body_size = 0``."""
     project = Path(tmp) / "spoc-no-limit"
-    shutil.copytree(Path(__file__).parent / "peers" / "spoc", project)
-    toml = project / "config" / "spoc.toml"
-    toml.write_text("[spoc]\nmax_body_size = 0\n\n" + toml.read_text(), encoding="utf-8")
+    if not project.exists():  # one copy for both runs
+        shutil.copytree(Path(__file__).parent / "peers" / "spoc", project)
+        toml = project / "config" / "spoc.toml"
+        toml.write_text("[spoc]\nmax_body_size = 0\n\n" + toml.read_text(), encoding="utf-8")
     return str(project)
 
 
