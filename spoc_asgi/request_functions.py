@@ -175,7 +175,7 @@ class RequestFunctionMiddleware:
             try:
                 result = func(request)
             except Exception as exc:
-                return self._failed(exc, request, send)
+                return _failed(exc, request, send)
             if result is not None and result is not request:
                 return _answer(result, name, request, send)
         if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
@@ -187,24 +187,18 @@ class RequestFunctionMiddleware:
         for func, how, name in self.steps:
             try:
                 if how == INLINE:
-                    result = func(request)
+                    result = func(request)  # sync and not marked blocking: inline, by contract
                 elif how == AWAIT:
                     result = await func(request)
                 else:
                     result = await run_in_threadpool(func, request)
             except Exception as exc:
-                await self._failed(exc, request, send)
+                await _failed(exc, request, send)
                 return
             if result is not None and result is not request:
                 await _answer(result, name, request, send)
                 return
         await self._call_app(request, send)
-
-    async def _failed(self, exc: Exception, request: _Request, send: Send) -> None:
-        response = await handled(exc, request)
-        if response is None:
-            raise exc
-        await response(request.scope, request._receive, send)
 
     def _call_app(self, request: _Request, send: Send) -> Awaitable[None]:
         receive = request._receive
@@ -215,6 +209,14 @@ class RequestFunctionMiddleware:
 
     def __repr__(self) -> str:
         return f"RequestFunctionMiddleware({', '.join(name for _, _, name in self.steps)})"
+
+
+async def _failed(exc: Exception, request: Request, send: Send) -> None:
+    """Answer what a request function raised as the app's handlers say, or re-raise it."""
+    response = await handled(exc, request)
+    if response is None:
+        raise exc
+    await response(request.scope, request._receive, send)
 
 
 def _answer(result: object, name: str, request: Request, send: Send) -> Awaitable[None]:
