@@ -164,7 +164,12 @@ def served_count(name: str, requests: int, tmp: str) -> int:
         get_items(port, requests)
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=600)
+        try:
+            _, stderr = server.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+            raise
     found = COLLECTED.search(stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{stderr[-2000:]}")

@@ -3,7 +3,7 @@
 Pure ASGI, outermost among the configured middleware, so request functions and
 routes see only bodies within the limit. A ``Content-Length`` over the limit is
 answered at once, before anything reads the body (the server delivers no more than
-it announces); a body without one (chunked, or HTTP/2) is counted as it streams, and
+it announces); a body without one (chunked, HTTP/2, HTTP/3) is counted as it streams, and
 the first ``http.request`` message past the limit ends the request with 413 instead
 of reaching the app. Nothing over the limit is held in memory. See
 docs/reliability.md#request-body-size.
@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Litestar's default (request_max_body_size); Django's DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB.
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+_HTTP_1 = ("1.1", "1.0")
 
 
 class BodyTooLarge(Exception):
@@ -43,9 +44,9 @@ class BodySizeLimit:
             elif name == b"transfer-encoding":
                 chunked = True
         # The server delivers no more than a Content-Length announces, unless
-        # Transfer-Encoding overrides it (RFC 9112, 6.3); HTTP/2 may announce neither.
-        # HTTP/1 without either header has no body at all.
-        if chunked or (not declared and scope.get("http_version") == "2"):
+        # Transfer-Encoding overrides it (RFC 9112, 6.3). HTTP/1 without either header
+        # has no body at all; HTTP/2 and HTTP/3 may announce neither.
+        if chunked or (not declared and scope.get("http_version") not in _HTTP_1):
             return self._counted(scope, receive, send)
         return self.app(scope, receive, send)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -156,34 +156,17 @@ class RequestFunctionMiddleware:
         else:
             self.app = app
             self.steps = (step,)
-        self.inline = all(how == INLINE for _, how, _ in self.steps)
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # A plain method, not a coroutine: when every function is sync and inline (the
-        # usual case), it calls them here and returns the app's (or the response's)
-        # awaitable, so the layer adds no frame to the request's await chain
-        # (docs/performance.md, "What a layer costs"). Callers await the result at once,
-        # so the functions still run, in order, before anything after this layer.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # A coroutine, unlike BodySizeLimit: the functions are user code, so they run
+        # when the layer is awaited, in the awaiting task's context, as Starlette's
+        # middleware do (docs/performance.md, "What a layer costs").
         if scope["type"] != "http":
-            return self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         request = _new(_Request)  # _Request.__init__, inline: once per request
         request.scope = scope
         request._receive = receive
-        if not self.inline:
-            return self._awaiting(request, send)
-        for func, _, name in self.steps:
-            try:
-                result = func(request)
-            except Exception as exc:
-                return _failed(exc, request, send)
-            if result is not None and result is not request:
-                return _answer(result, name, request, send)
-        if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
-            return self._call_app(request, send)
-        return self.app(scope, receive, send)
-
-    async def _awaiting(self, request: _Request, send: Send) -> None:
-        """The same run, for layers with async or thread-run functions."""
         for func, how, name in self.steps:
             try:
                 if how == INLINE:
@@ -193,37 +176,22 @@ class RequestFunctionMiddleware:
                 else:
                     result = await run_in_threadpool(func, request)
             except Exception as exc:
-                await _failed(exc, request, send)
+                result = await handled(exc, request)
+                if result is None:
+                    raise
+            if result is None or result is request:
+                continue
+            if isinstance(result, Response):
+                await result(scope, receive, send)
                 return
-            if result is not None and result is not request:
-                await _answer(result, name, request, send)
-                return
-        await self._call_app(request, send)
-
-    def _call_app(self, request: _Request, send: Send) -> Awaitable[None]:
-        receive = request._receive
-        if hasattr(request, "_body"):
+            raise TypeError(_bad_result(name, result))
+        if hasattr(request, "_body"):  # not `in __dict__`: that would make the dict
             # A function read the body: hand the app the same bytes again.
             receive = _replay(request._body, receive)
-        return self.app(request.scope, receive, send)
+        await self.app(scope, receive, send)
 
     def __repr__(self) -> str:
         return f"RequestFunctionMiddleware({', '.join(name for _, _, name in self.steps)})"
-
-
-async def _failed(exc: Exception, request: Request, send: Send) -> None:
-    """Answer what a request function raised as the app's handlers say, or re-raise it."""
-    response = await handled(exc, request)
-    if response is None:
-        raise exc
-    await response(request.scope, request._receive, send)
-
-
-def _answer(result: object, name: str, request: Request, send: Send) -> Awaitable[None]:
-    """A function's result other than None or the request: a Response, or an error."""
-    if isinstance(result, Response):
-        return result(request.scope, request._receive, send)
-    raise TypeError(_bad_result(name, result))
 
 
 def _bad_result(name: str, result: object) -> str:

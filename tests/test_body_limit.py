@@ -114,18 +114,19 @@ async def test_a_route_that_answers_without_reading_is_left_alone() -> None:
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("http_version", "headers"),
     [
-        [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")],
-        [(b"transfer-encoding", b"chunked"), (b"content-length", b"5")],
+        ("1.1", [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")]),
+        ("1.1", [(b"transfer-encoding", b"chunked"), (b"content-length", b"5")]),
+        ("3", []),
     ],
-    ids=["length first", "encoding first"],
+    ids=["length first", "encoding first", "HTTP/3 without a length"],
 )
-async def test_transfer_encoding_overrides_a_small_content_length(
-    headers: list[tuple[bytes, bytes]],
+async def test_a_body_without_a_trusted_length_is_counted(
+    http_version: str, headers: list[tuple[bytes, bytes]]
 ) -> None:
     # RFC 9112 6.3: with both headers the body is chunked, whatever length is announced,
-    # so it is counted, not trusted.
+    # so it is counted, not trusted; HTTP/3, like HTTP/2, may announce no length.
     read: list[bytes] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,7 +148,7 @@ async def test_transfer_encoding_overrides_a_small_content_length(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "http_version": "1.1", "method": "POST", "headers": headers}
+    scope = {"type": "http", "http_version": http_version, "method": "POST", "headers": headers}
     await BodySizeLimit(app, 10)(scope, receive, send)
     assert sent[0]["status"] == 413
     assert read == [b"x" * 8]  # the app never got the chunk past the limit

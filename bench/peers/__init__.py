@@ -12,8 +12,8 @@ cache). Reported: requests/s and p99 latency (wrk ``--latency``), medians over r
 and the ratios of spoc_asgi to each peer (the median of per-round ratios).
 
 Each round measures spoc_asgi and hand-wired Starlette back to back, the first of the
-two alternating (ABBA), then FastAPI and Litestar, also alternating: the comparison the
-target is about never straddles a slow server. The note gives the share of CPU time
+two alternating (ABBA), then FastAPI and Litestar (see :func:`paired`): the comparison
+the target is about never straddles a slow server. The note gives the share of CPU time
 the hypervisor took (steal, ``/proc/stat``) during the rounds.
 """
 
@@ -99,11 +99,16 @@ def environment(backends: str, name: str, tmp: str) -> dict[str, str]:
 
 
 def paired(index: int) -> list[str]:
-    """Round ``index``: spoc_asgi and Starlette back to back, then the other two."""
-    names = list(PEERS)
-    first, second = names[:2] if index % 2 == 0 else names[1::-1]
-    rest = names[2:] if index % 2 == 0 else names[:1:-1]
-    return [first, second, *rest]
+    """Round ``index``: spoc_asgi and Starlette back to back, then the other two.
+
+    Over four rounds each of the pair goes first twice, once after FastAPI and once
+    after Litestar (the last server of the round before): S H F L, H S F L, S H L F,
+    H S L F. So neither of the two always follows the same server.
+    """
+    spoc, hand, fastapi, litestar = PEERS
+    pair = [spoc, hand] if index % 2 == 0 else [hand, spoc]
+    rest = [fastapi, litestar] if index % 4 < 2 else [litestar, fastapi]
+    return pair + rest
 
 
 def steal() -> tuple[int, int] | None:
@@ -138,7 +143,7 @@ def measure_peers(settings: Settings) -> list[Row]:
 
 def measure_backends(settings: Settings, backends: str) -> list[Row]:
     seconds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_SECONDS", "3")), 1)
-    rounds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_ROUNDS", "7")), 1)
+    rounds = settings.pick(int(os.environ.get("SPOC_BENCH_PEERS_ROUNDS", "8")), 1)
     p99s: dict[str, list[float]] = {name: [] for name in PEERS}
     # The server process's own CPU time per request: unlike requests/s, it does not
     # move with what else (PostgreSQL, Redis, wrk) is scheduled on the two cores.
