@@ -36,7 +36,7 @@ from starlette.types import ASGIApp
 from bench import asgi, stack
 from bench.harness import Row, Settings, new_loop, skipped
 from bench.http import REPO, free_port
-from bench.peers import PEERS, SPOC, environment
+from bench.peers import HAND, PEERS, SPOC, environment
 from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 from spoc_asgi import create_app
 from spoc_asgi.request_functions import RequestFunctionMiddleware
@@ -102,9 +102,6 @@ def count(name: str, requests: int) -> int:
 
 def per_request(name: str, small: int, large: int) -> float:
     return (count(name, large) - count(name, small)) / (large - small)
-
-
-PEERS_HAND = "Starlette, hand-wired"
 
 
 def get_items(port: int, requests: int) -> None:
@@ -204,7 +201,7 @@ def measure_instructions(settings: Settings) -> list[Row]:
     ]
     if settings.quick:  # two servers under valgrind take minutes
         return rows
-    names = (SPOC, NO_LIMIT, PEERS_HAND)
+    names = (SPOC, NO_LIMIT, HAND)
     served = {name: served_per_request(name, small, large) for name in names}
     # The hand-wired app has no body limit: spoc_asgi without its default one is the
     # like-for-like comparison, reported beside the default.
@@ -212,11 +209,11 @@ def measure_instructions(settings: Settings) -> list[Row]:
         Row(
             MEASURE,
             f"peers under uvicorn: {name}, SQLite + memory",
-            PEERS_HAND,
+            HAND,
             "instr/req",
             served[name],
-            served[PEERS_HAND],
-            served[PEERS_HAND] / served[name],
+            served[HAND],
+            served[HAND] / served[name],
             1.0,
             note="the server process, over HTTP, after every item is cached"
             if name == SPOC

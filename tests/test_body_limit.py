@@ -20,7 +20,6 @@ from tests.conftest import Project
 ROUTES = """
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
 
 SEEN = []
 

@@ -159,11 +159,13 @@ ROUTES = [
 ]
 
 
-def build(project: Project, names: list[str], **kwargs: Any) -> tuple[Starlette, Any]:
+def build(
+    project: Project, names: list[str], routes: list[Route] = ROUTES, **kwargs: Any
+) -> tuple[Starlette, Any]:
     module = project.module(PLUGINS)
     uris = ", ".join(f'"{module}.{name}"' for name in names)
     project.toml(f"[spoc.plugins]\nmiddleware = [{uris}]\n")
-    app = create_app(project.base_dir, routes=ROUTES, **kwargs)
+    app = create_app(project.base_dir, routes=routes, **kwargs)
     app.state.plugin_module = module
     return app, sys.modules[module]
 
@@ -336,25 +338,6 @@ def test_layers_fuse_when_built_by_hand_too() -> None:
     assert [func for func, _, _ in layer.steps] == [one, two]
 
 
-def layers_awaiting(names: list[str], project: Project) -> tuple[list[str], Starlette]:
-    """The middleware whose frames wait, in the await chain, while the endpoint runs."""
-    module = project.module(PLUGINS)
-    uris = ", ".join(f'"{module}.{name}"' for name in names)
-    project.toml(f"[spoc.plugins]\nmiddleware = [{uris}]\n")
-    seen: list[str] = []
-
-    async def frames(request: Request) -> PlainTextResponse:
-        frame = sys._getframe().f_back
-        while frame is not None:
-            owner = frame.f_locals.get("self")
-            if owner is not None and type(owner).__module__.startswith(("spoc_asgi", module)):
-                seen.append(type(owner).__name__)
-            frame = frame.f_back
-        return PlainTextResponse("ok")
-
-    return seen, create_app(project.base_dir, routes=[Route("/", frames)])
-
-
 async def test_the_body_limit_and_the_guard_leave_no_frame_in_the_await_chain(
     project: Project,
 ) -> None:
@@ -362,10 +345,23 @@ async def test_the_body_limit_and_the_guard_leave_no_frame_in_the_await_chain(
     # chain for the whole request and is walked on every resume; these two return the
     # next layer's awaitable instead. Outer and the request-function layer are
     # coroutines, and show that the walk sees the layers that wait.
-    seen, app = layers_awaiting(["Outer", "fa"], project)
+    waiting: list[str] = []
+
+    async def frames(request: Request) -> PlainTextResponse:
+        frame = sys._getframe().f_back
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if owner is not None and type(owner).__module__.startswith(
+                ("spoc_asgi", request.app.state.plugin_module)
+            ):
+                waiting.append(type(owner).__name__)
+            frame = frame.f_back
+        return PlainTextResponse("ok")
+
+    app, _ = build(project, ["Outer", "fa"], routes=[Route("/", frames)])
     async with lifespan_client(app) as client:
         assert (await client.get("/")).text == "ok"
-    assert sorted(seen) == ["Outer", "RequestFunctionMiddleware"]
+    assert sorted(waiting) == ["Outer", "RequestFunctionMiddleware"]
 
 
 # -- a different Request --------------------------------------------------------------------

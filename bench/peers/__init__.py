@@ -34,13 +34,14 @@ from bench.http import cpu_seconds, run_wrk, server, settle
 from bench.peers.shared import API_KEY, FRESH_EVERY, ROWS
 
 SPOC = "spoc_asgi (TOML)"
+HAND = "Starlette, hand-wired"
 PEERS = {
     SPOC: "bench.peers.spoc_app:app",
-    "Starlette, hand-wired": "bench.peers.starlette_app:app",
+    HAND: "bench.peers.starlette_app:app",
     "FastAPI": "bench.peers.fastapi_app:app",
     "Litestar": "bench.peers.litestar_app:app",
 }
-TARGETS = {"Starlette, hand-wired": 1.0, "FastAPI": 3.0, "Litestar": None}
+TARGETS = {HAND: 1.0, "FastAPI": 3.0, "Litestar": None}
 BACKENDS = {"sqlite": "SQLite + memory", "postgres": "PostgreSQL + Redis"}
 CONNECTIONS = 32
 PATH = "/items/1"
@@ -201,7 +202,7 @@ def measure_backends(settings: Settings, backends: str) -> list[Row]:
                 peer,
                 unit="req/s",
                 target=target,
-                note=note if peer == "Starlette, hand-wired" else "",
+                note=note if peer == HAND else "",
             )
         )
         rows[-1].subject = f"{SPOC}, {label}"
